@@ -1,0 +1,153 @@
+import type { Bind } from "../bind/bind.js";
+import type { ParseTaskOptions } from "../task/document.js";
+import type { TaskState } from "../task/enums.js";
+import type { Task } from "../task/task.js";
+import type {
+  KartonMetric,
+  LogMessage,
+  LogSubscription,
+  ObjectStore,
+  OnlineClient,
+  QuarantineRecord,
+  RawTask,
+  RoutePlan,
+} from "./types.js";
+
+/** What kind of process holds claims; decides how its abandoned claims are recovered. */
+export type InstanceKind = "consumer" | "router";
+
+/** Tasks claimed by a process whose heartbeat expired (it died without releasing them). */
+export interface AbandonedClaims {
+  instanceId: string;
+  kind: InstanceKind;
+  /** Identity of the dead instance (consumer identity, or the router's). */
+  identity: string;
+  uids: string[];
+}
+
+/** Binds as read from the store: the readable ones, and the ones set aside with the reason. */
+export interface BindsSnapshot {
+  binds: Bind[];
+  invalid: { identity: string; raw: string; reason: string }[];
+}
+
+/**
+ * Everything Karton does to its storage, as named operations. Implemented by the Redis + S3
+ * backend (production, wire-compatible with Python karton-core 5.x) and by the embedded backend
+ * (in-process, no servers). Nothing above this layer builds a Redis key or calls a command.
+ *
+ * Instances: every backend object has a random `instanceId`. Consumers and routers keep claimed
+ * uids in a per-instance list and refresh a heartbeat; when the heartbeat expires the broker
+ * recovers those uids (see docs/reliability.md). Python components never see these extra keys.
+ */
+export interface KartonBackend {
+  readonly instanceId: string;
+  readonly objects: ObjectStore;
+  /** Default bucket (`[s3] bucket`), if configured. */
+  readonly defaultBucket: string | undefined;
+
+  /** Resolves once the store answers (retrying with backoff); rejects with a clear error otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  // ---- task documents -------------------------------------------------------------------------
+  /** Null when there is no document; throws InvalidTaskError when it cannot be parsed. */
+  getTask(uid: string, options?: ParseTaskOptions): Promise<Task | null>;
+  getRawTasks(uids: string[]): Promise<(string | null)[]>;
+  /** Writes whole documents (SET / MSET). */
+  saveTasks(tasks: Task[]): Promise<void>;
+  /** Sets status and last_update and writes the document; skipped when the status is unchanged. */
+  setTaskStatus(task: Task, status: TaskState): Promise<void>;
+  /** Every task document, in chunks (SCAN + MGET), optionally only a `{root}` tree. */
+  scanTasks(options?: { rootUid?: string; chunkSize?: number }): AsyncIterable<RawTask[]>;
+  deleteTasks(uids: string[]): Promise<void>;
+
+  // ---- producer -------------------------------------------------------------------------------
+  /** Stores a new task document (status Declared) before its resources are uploaded. */
+  declareTask(task: Task): Promise<void>;
+  /** Queues a declared task for routing and counts it as produced by `identity`. */
+  enqueueUnrouted(task: Task, identity: string): Promise<void>;
+
+  // ---- binds ----------------------------------------------------------------------------------
+  /** Registers (or replaces) a bind; returns the previous one (atomic read-and-write). */
+  registerBind(bind: Bind): Promise<Bind | null>;
+  /** Null when absent; throws InvalidBindError when unreadable. */
+  getBind(identity: string): Promise<Bind | null>;
+  getBinds(): Promise<BindsSnapshot>;
+  /** Removes a consumer's bind and its four queues (GC of non-persistent consumers). */
+  dropConsumer(identity: string): Promise<void>;
+
+  // ---- consumer -------------------------------------------------------------------------------
+  /**
+   * Atomically takes the next task uid for `identity` (queues in priority order, legacy bare list
+   * first) into this instance's claim list; waits up to `blockSeconds` when all are empty.
+   */
+  claimTask(identity: string, blockSeconds: number): Promise<string | null>;
+  /**
+   * Writes the final document of a claimed task and releases the claim in one atomic step;
+   * `metrics` are incremented for `identity` in the same step.
+   */
+  completeClaimed(task: Task, identity: string, metrics: KartonMetric[]): Promise<void>;
+  /** Releases a claim whose document is gone (nothing to write). */
+  dropClaim(uid: string): Promise<void>;
+  /** Marks this instance alive for `ttlSeconds` (call every ttl/3). */
+  heartbeat(kind: InstanceKind, identity: string, ttlSeconds: number): Promise<void>;
+  /** Removes this instance's heartbeat and registration (clean shutdown; claims must be empty). */
+  retireInstance(): Promise<void>;
+
+  // ---- router ---------------------------------------------------------------------------------
+  /**
+   * Atomically moves up to `max` uids from `karton.tasks` into this instance's routing list,
+   * waiting up to `blockSeconds` for the first one.
+   */
+  takeUnrouted(max: number, blockSeconds: number): Promise<string[]>;
+  /** Applies one batch: forks, queues, metrics, outputs, originals Finished, claim released. */
+  applyRoutePlan(plan: RoutePlan): Promise<void>;
+  /** Legacy `karton.operations` bodies (≤ 4.3 clients), up to `max`, non-blocking. */
+  takeLegacyOperations(max: number): Promise<string[]>;
+  /** Publishes legacy operation bodies on `karton.log.info.karton.operations`. */
+  publishLegacyOperations(bodies: string[]): Promise<void>;
+
+  // ---- recovery (karton-ts extension) ---------------------------------------------------------
+  abandonedClaims(): Promise<AbandonedClaims[]>;
+  /**
+   * Puts one abandoned consumer claim back into its queue with the given document (status
+   * Spawned) and counts the attempt, in one atomic step; idempotent across concurrent
+   * recoverers: returns false when another recoverer already did it.
+   */
+  requeueAbandoned(instanceId: string, task: Task, identity: string): Promise<boolean>;
+  /** Finishes an abandoned claim with the given (Crashed) document; idempotent like requeue. */
+  crashAbandoned(instanceId: string, task: Task, identity: string): Promise<boolean>;
+  /** Drops an abandoned claim whose document is gone. */
+  forgetAbandoned(instanceId: string, uid: string): Promise<void>;
+  /** Returns a dead router's taken uids to the head of `karton.tasks`, in order. */
+  returnAbandonedUnrouted(instanceId: string): Promise<number>;
+  /** Removes a dead instance's registration once its claims are all recovered. */
+  forgetInstance(instanceId: string): Promise<void>;
+  /** How many times a task was recovered from dead consumers. */
+  getAttempts(uid: string): Promise<number>;
+
+  // ---- garbage collector ----------------------------------------------------------------------
+  /** Uids not yet routed: `karton.tasks` plus every router's routing list. */
+  unroutedSnapshot(): Promise<Set<string>>;
+  onlineClients(): Promise<OnlineClient[]>;
+  /** Deletes task documents (chunks of 1000) and counts them as garbage-collected per receiver. */
+  collectTasks(tasks: { uid: string; receiver: string | null }[]): Promise<void>;
+
+  // ---- quarantine (karton-ts extension) -------------------------------------------------------
+  quarantine(records: QuarantineRecord[]): Promise<void>;
+  listQuarantine(limit?: number): Promise<QuarantineRecord[]>;
+
+  // ---- metrics --------------------------------------------------------------------------------
+  incrementMetrics(metric: KartonMetric, identities: string[]): Promise<void>;
+  getMetrics(): Promise<Record<KartonMetric, Record<string, number>>>;
+
+  // ---- logs -----------------------------------------------------------------------------------
+  /** PUBLISH on `karton.log.<level>.<identity>`; returns the number of receivers. */
+  publishLog(level: string, identity: string, body: string): Promise<number>;
+  /** PSUBSCRIBE `karton.log.<level or *>.<identity glob or *>`. */
+  subscribeLogs(
+    filter: { level?: string; identity?: string },
+    onMessage: (message: LogMessage) => void,
+  ): Promise<LogSubscription>;
+}
