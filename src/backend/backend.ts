@@ -88,6 +88,11 @@ export interface KartonBackend {
    * `metrics` are incremented for `identity` in the same step.
    */
   completeClaimed(task: Task, identity: string, metrics: KartonMetric[]): Promise<void>;
+  /**
+   * Gives a claimed task back (graceful shutdown before processing it): writes the document
+   * (status Spawned), puts the uid back at the head of its queue and releases the claim, atomically.
+   */
+  handBackClaimed(task: Task, identity: string): Promise<void>;
   /** Releases a claim whose document is gone (nothing to write). */
   dropClaim(uid: string): Promise<void>;
   /** Marks this instance alive for `ttlSeconds` (call every ttl/3). */
