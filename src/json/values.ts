@@ -50,7 +50,10 @@ export function isPyFloat(value: unknown): boolean {
 
 /** True when a value is an integer in Python's sense (booleans excluded). */
 export function isPyInt(value: unknown): boolean {
-  return typeof value === "bigint" || (typeof value === "number" && Number.isInteger(value) && !Object.is(value, -0));
+  return (
+    typeof value === "bigint" ||
+    (typeof value === "number" && Number.isInteger(value) && !Object.is(value, -0))
+  );
 }
 
 /** The numeric value of any JSON number representation, as a JS number (bigints lose precision). */

@@ -1,0 +1,270 @@
+/**
+ * JSON writer producing the exact bytes of Python's `json.dumps(value, sort_keys=True)` with the default
+ * settings: separators `", "` and `": "`, ASCII-only output (`\uXXXX` with lowercase hex, astral
+ * characters as surrogate pairs), floats in Python `repr` form, exact big integers, and the bare tokens
+ * `NaN`, `Infinity`, `-Infinity`. See values.ts for how JavaScript values map to Python numbers.
+ */
+import { pyFloatJson } from "./float.js";
+import { sortKeysByCodePoint } from "./keys.js";
+import { MAX_NESTING_DEPTH } from "./parse.js";
+import { PyFloat } from "./values.js";
+
+export interface StringifyOptions {
+  /**
+   * Sort object keys by code point at every level, like `sort_keys=True` (default `true`). With `false`
+   * the property order of the objects is kept. Note that JavaScript itself orders integer-like keys
+   * ("0", "9", "10") numerically ahead of all other keys, so their original position cannot be kept.
+   */
+  sortKeys?: boolean;
+}
+
+/** Thrown for values that cannot be written as JSON: functions, symbols, circular or over-deep structures, unsupported objects. */
+export class JsonStringifyError extends TypeError {
+  readonly code = "JSON_STRINGIFY_ERROR" as const;
+
+  /**
+   * @param reason what is wrong, e.g. "a function"
+   * @param path where, e.g. `payload.foo[2]` (`(root)` for the value itself)
+   */
+  constructor(
+    readonly reason: string,
+    readonly path: string,
+  ) {
+    super(`Cannot serialise ${reason} at ${path} as JSON`);
+    this.name = "JsonStringifyError";
+  }
+}
+
+/** Internal: carries a failure up the stack, collecting the path on the way. */
+class Failure {
+  /** Keys from the failing value up to the root (reverse order). */
+  readonly keys: (string | number)[] = [];
+  /** The containers on the way up (same order as keys), used to find cycles. */
+  readonly containers: object[] = [];
+  constructor(readonly reason: string) {}
+}
+
+// Writer state, saved and restored around each call because toJSON() may call stringify() again.
+let out = "";
+let sortKeys = true;
+let depth = 0;
+
+/**
+ * Serialises a value as Python's `json.dumps(value, sort_keys=True)` would (see the module comment).
+ *
+ * Objects with a `toJSON()` method (resources, `Date`) are replaced by its result, as `JSON.stringify`
+ * does. `undefined` object members are left out; `undefined` array elements become `null`. Functions,
+ * symbols, `undefined` at the top level, circular structures, nesting deeper than
+ * {@link MAX_NESTING_DEPTH} and objects other than plain objects, arrays, {@link PyFloat} and boxed
+ * primitives (a `Map`, a `Uint8Array`, a class instance without `toJSON`) throw a {@link JsonStringifyError}.
+ */
+export function stringify(value: unknown, options?: StringifyOptions): string {
+  const savedOut = out;
+  const savedSort = sortKeys;
+  const savedDepth = depth;
+  out = "";
+  sortKeys = options?.sortKeys ?? true;
+  depth = 0;
+  try {
+    let v = value;
+    if (typeof v === "object" && v !== null) v = resolve(v, "");
+    if (v === undefined) throw new Failure("undefined");
+    writeValue(v);
+    return out;
+  } catch (e) {
+    if (e instanceof Failure) throw toError(e);
+    throw e;
+  } finally {
+    out = savedOut;
+    sortKeys = savedSort;
+    depth = savedDepth;
+  }
+}
+
+/** Applies toJSON() to objects that have one (never to arrays and PyFloat). */
+function resolve(v: object, key: string): unknown {
+  if (Array.isArray(v) || v instanceof PyFloat) return v;
+  const toJSON = (v as { toJSON?: unknown }).toJSON;
+  return typeof toJSON === "function" ? toJSON.call(v, key) : v;
+}
+
+function writeValue(v: unknown): void {
+  switch (typeof v) {
+    case "string":
+      out += quote(v);
+      return;
+    case "number":
+      out += numberJson(v);
+      return;
+    case "boolean":
+      out += v ? "true" : "false";
+      return;
+    case "bigint":
+      out += v.toString();
+      return;
+    case "object":
+      if (v === null) out += "null";
+      else if (Array.isArray(v)) writeArray(v);
+      else if (v instanceof PyFloat) out += pyFloatJson(v.value);
+      else writeObject(v);
+      return;
+    case "function":
+      throw new Failure("a function");
+    case "symbol":
+      throw new Failure("a symbol");
+    default:
+      throw new Failure(typeof v);
+  }
+}
+
+function writeArray(arr: readonly unknown[]): void {
+  if (++depth > MAX_NESTING_DEPTH) throw new Failure("nesting");
+  const n = arr.length;
+  let i = 0;
+  try {
+    out += "[";
+    for (; i < n; i++) {
+      if (i > 0) out += ", ";
+      let v = arr[i];
+      if (typeof v === "object" && v !== null) v = resolve(v, String(i));
+      if (v === undefined) out += "null";
+      else writeValue(v);
+    }
+    out += "]";
+  } catch (e) {
+    if (e instanceof Failure) {
+      e.keys.push(i);
+      e.containers.push(arr);
+    }
+    throw e;
+  }
+  depth--;
+}
+
+function writeObject(obj: object): void {
+  const proto = Object.getPrototypeOf(obj);
+  if (proto !== Object.prototype && proto !== null) {
+    writeUnusualObject(obj);
+    return;
+  }
+  if (++depth > MAX_NESTING_DEPTH) throw new Failure("nesting");
+  const keys = Object.keys(obj);
+  if (sortKeys && keys.length > 1) sortKeysByCodePoint(keys);
+  let key = "";
+  try {
+    out += "{";
+    let first = true;
+    for (let i = 0; i < keys.length; i++) {
+      key = keys[i] as string;
+      let v = (obj as Record<string, unknown>)[key];
+      if (typeof v === "object" && v !== null) v = resolve(v, key);
+      if (v === undefined) continue;
+      out += first ? quote(key) + ": " : ", " + quote(key) + ": ";
+      first = false;
+      writeValue(v);
+    }
+    out += "}";
+  } catch (e) {
+    if (e instanceof Failure) {
+      e.keys.push(key);
+      e.containers.push(obj);
+    }
+    throw e;
+  }
+  depth--;
+}
+
+/** Boxed primitives are unwrapped like JSON.stringify does; anything else without toJSON is refused. */
+function writeUnusualObject(obj: object): void {
+  if (obj instanceof Number) out += numberJson(obj.valueOf());
+  else if (obj instanceof String) out += quote(obj.valueOf());
+  else if (obj instanceof Boolean) out += obj.valueOf() ? "true" : "false";
+  else if (obj instanceof BigInt) out += obj.valueOf().toString();
+  else throw new Failure(`an object of type ${obj.constructor?.name ?? "unknown"} (no toJSON method)`);
+}
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/** A JavaScript number: integral values as Python ints (except -0), others as Python float repr. */
+function numberJson(n: number): string {
+  if (Number.isInteger(n)) {
+    if (n === 0) return Object.is(n, -0) ? "-0.0" : "0";
+    if (n <= MAX_SAFE && n >= -MAX_SAFE) return "" + n;
+    // Beyond 2^53 String() rounds the digits ("1152921504606847000"); Python writes the exact value.
+    return BigInt(n).toString();
+  }
+  return pyFloatJson(n);
+}
+
+// "\\u0000".."\\u001f" with Python's short forms, plus '"' and '\\'.
+const ESCAPES: string[] = [];
+for (let c = 0; c < 0x20; c++) ESCAPES.push("\\u" + c.toString(16).padStart(4, "0"));
+ESCAPES[0x08] = "\\b";
+ESCAPES[0x09] = "\\t";
+ESCAPES[0x0a] = "\\n";
+ESCAPES[0x0c] = "\\f";
+ESCAPES[0x0d] = "\\r";
+const HEX2: string[] = [];
+for (let b = 0; b < 256; b++) HEX2.push(b.toString(16).padStart(2, "0"));
+
+/** A string as Python's json module writes it with ensure_ascii=True. */
+export function quote(s: string): string {
+  const len = s.length;
+  for (let i = 0; i < len; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return quoteSlow(s, i);
+  }
+  return '"' + s + '"';
+}
+
+function quoteSlow(s: string, i: number): string {
+  const len = s.length;
+  let res = '"';
+  let run = 0;
+  for (; i < len; i++) {
+    const c = s.charCodeAt(i);
+    let esc: string;
+    if (c < 0x20) esc = ESCAPES[c] as string;
+    else if (c === 0x22) esc = '\\"';
+    else if (c === 0x5c) esc = "\\\\";
+    else if (c > 0x7e) esc = "\\u" + HEX2[c >> 8] + HEX2[c & 0xff];
+    else continue;
+    if (run !== i) res += s.slice(run, i);
+    res += esc;
+    run = i + 1;
+  }
+  if (run !== len) res += s.slice(run);
+  return res + '"';
+}
+
+function toError(f: Failure): JsonStringifyError {
+  // keys/containers were collected from the failing value upwards; turn them root-first.
+  const keys = f.keys.slice().reverse();
+  const containers = f.containers.slice().reverse();
+  if (f.reason === "nesting") {
+    for (let j = 1; j < containers.length; j++) {
+      const i = containers.indexOf(containers[j] as object);
+      if (i < j) {
+        return new JsonStringifyError(
+          `a circular structure (it refers back to ${formatPath(keys.slice(0, i))})`,
+          formatPath(keys.slice(0, j)),
+        );
+      }
+    }
+    return new JsonStringifyError(`nesting deeper than ${MAX_NESTING_DEPTH} levels`, formatPath(keys));
+  }
+  return new JsonStringifyError(f.reason, formatPath(keys));
+}
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+/** `payload.foo[2]["odd key"]`; `(root)` for an empty path. */
+export function formatPath(keys: readonly (string | number)[]): string {
+  let p = "";
+  for (const k of keys) {
+    if (typeof k === "number") p += `[${k}]`;
+    else if (IDENTIFIER.test(k)) p += p === "" ? k : `.${k}`;
+    else p += `[${JSON.stringify(k)}]`;
+  }
+  return p === "" ? "(root)" : p;
+}
