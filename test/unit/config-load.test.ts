@@ -261,7 +261,10 @@ describe("KartonConfig.load: environment", () => {
 
 describe("parseEnvName", () => {
   it("follows the Python pattern", () => {
-    expect(parseEnvName("KARTON_REDIS_SOCKET_TIMEOUT")).toEqual({ section: "redis", option: "socket_timeout" });
+    expect(parseEnvName("KARTON_REDIS_SOCKET_TIMEOUT")).toEqual({
+      section: "redis",
+      option: "socket_timeout",
+    });
     expect(parseEnvName("KARTON_MY.SECTION_OPT")).toEqual({ section: "my.section", option: "opt" });
     expect(parseEnvName("KARTON_A__B")).toEqual({ section: "a", option: "_b" });
     expect(parseEnvName("KARTON_X")).toBeUndefined();
@@ -272,7 +275,9 @@ describe("parseEnvName", () => {
 
 describe("KartonConfig.load: arguments", () => {
   it("apply last, over environment and files; undefined and null values do not override", () => {
-    const t = tree({ cwd: "[karton]\nidentity = file\ndebug = no\ntask_timeout = 5\nconcurrency_limit = 2\n" });
+    const t = tree({
+      cwd: "[karton]\nidentity = file\ndebug = no\ntask_timeout = 5\nconcurrency_limit = 2\n",
+    });
     const config = t.load({
       env: { KARTON_KARTON_IDENTITY: "env", KARTON_KARTON_DEBUG: "no" },
       args: {
@@ -300,7 +305,9 @@ describe("KartonConfig.load: [minio] compatibility", () => {
   const redis = "[redis]\nhost = r\n";
 
   it("copies [minio] to [s3] and prepends https:// to an address without scheme", () => {
-    const t = tree({ cwd: `[minio]\naddress = minio:9000\naccess_key = a\nsecret_key = s\nbucket = b\n${redis}` });
+    const t = tree({
+      cwd: `[minio]\naddress = minio:9000\naccess_key = a\nsecret_key = s\nbucket = b\n${redis}`,
+    });
     const config = t.load({ checkRequired: true });
     expect(config.get("s3", "address")).toBe("https://minio:9000");
     expect(config.get("s3", "bucket")).toBe("b");
@@ -339,7 +346,9 @@ describe("KartonConfig.load: [minio] compatibility", () => {
   });
 
   it("ignores [minio] when [s3] exists", () => {
-    const t = tree({ cwd: `[minio]\naddress = minio:9000\nbucket = old\n[s3]\naddress = http://s3\n${redis}` });
+    const t = tree({
+      cwd: `[minio]\naddress = minio:9000\nbucket = old\n[s3]\naddress = http://s3\n${redis}`,
+    });
     const config = t.load();
     expect(config.toDict().s3).toEqual({ address: "http://s3" });
     expect(config.get("minio", "bucket")).toBe("old");
