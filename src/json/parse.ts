@@ -7,6 +7,7 @@
  * value. Integers keep their exact value (`bigint` beyond ±(2^53-1)); floats with an integral value
  * become {@link PyFloat} so they can be written back as `1.0`.
  */
+import { isArrayIndexKey, rememberKeyOrder } from "./order.js";
 import { type JsonArray, type JsonObject, type JsonValue, PyFloat } from "./values.js";
 
 /**
@@ -165,6 +166,9 @@ function parseObject(): JsonObject {
     depth--;
     return obj;
   }
+  // The text order of the keys, kept only once an array-index key ("10") shows up, because JavaScript
+  // enumerates those first (see order.ts).
+  let order: string[] | undefined;
   for (;;) {
     if (src.charCodeAt(pos) !== 0x22) {
       fail(
@@ -175,6 +179,15 @@ function parseObject(): JsonObject {
     }
     pos++;
     const key = parseString();
+    if (order !== undefined) {
+      if (!Object.hasOwn(obj, key)) order.push(key);
+    } else {
+      const k0 = key.charCodeAt(0);
+      if (k0 >= 0x30 && k0 <= 0x39 && isArrayIndexKey(key)) {
+        order = Object.keys(obj);
+        if (!Object.hasOwn(obj, key)) order.push(key);
+      }
+    }
     skipWhitespace();
     if (src.charCodeAt(pos) !== 0x3a) fail("':' after a property name");
     pos++;
@@ -196,6 +209,7 @@ function parseObject(): JsonObject {
     if (c === 0x7d) {
       pos++;
       depth--;
+      if (order !== undefined) rememberKeyOrder(obj, order);
       return obj;
     }
     fail("',' or '}' after an object member");

@@ -6,14 +6,16 @@
  */
 import { pyFloatJson } from "./float.js";
 import { sortKeysByCodePoint } from "./keys.js";
+import { keysInInsertionOrder } from "./order.js";
 import { MAX_NESTING_DEPTH } from "./parse.js";
 import { PyFloat } from "./values.js";
 
 export interface StringifyOptions {
   /**
    * Sort object keys by code point at every level, like `sort_keys=True` (default `true`). With `false`
-   * the property order of the objects is kept. Note that JavaScript itself orders integer-like keys
-   * ("0", "9", "10") numerically ahead of all other keys, so their original position cannot be kept.
+   * the property order of the objects is kept. JavaScript itself enumerates array-index keys ("0", "9",
+   * "10") numerically ahead of all other keys; for objects returned by {@link parse} the text order is
+   * remembered and used, for other objects the JavaScript order is what you get.
    */
   sortKeys?: boolean;
 }
@@ -148,8 +150,13 @@ function writeObject(obj: object): void {
     return;
   }
   if (++depth > MAX_NESTING_DEPTH) throw new Failure("nesting");
-  const keys = Object.keys(obj);
-  if (sortKeys && keys.length > 1) sortKeysByCodePoint(keys);
+  let keys: string[];
+  if (sortKeys) {
+    keys = Object.keys(obj);
+    if (keys.length > 1) sortKeysByCodePoint(keys);
+  } else {
+    keys = keysInInsertionOrder(obj);
+  }
   let key = "";
   try {
     out += "{";

@@ -245,8 +245,31 @@ describe("stringify: objects and arrays", () => {
     expect(stringify(obj)).toBe(
       '{"created": 1.5, "levelname": "INFO", "name": "x", "nested": {"a": 2, "z": 1}}',
     );
-    // JavaScript itself puts integer-like keys first, in numeric order; their position cannot be kept.
+    // JavaScript itself puts array-index keys first, in numeric order; for objects it builds, that is the order.
     expect(stringify({ b: 1, "10": 2, "9": 3 }, { sortKeys: false })).toBe('{"9": 3, "10": 2, "b": 1}');
+  });
+
+  it("keeps the text order of array-index keys of parsed objects with sortKeys: false", () => {
+    const texts = [
+      '{"b": 1, "10": 2, "9": 3, "a": {"2": [], "1": {}}}',
+      '{"": 10, "10": 5, "9": 6, "B": 3}',
+      '{"4294967295": 1, "4294967294": 2, "01": 3, "0": 4, "-1": 5, "1.5": 6}',
+      '{"1": "one", "9": "nine", "10": "ten"}',
+    ];
+    for (const text of texts) {
+      expect(stringify(parse(text), { sortKeys: false })).toBe(text);
+    }
+    expect(stringify(parse(texts[0] as string))).toBe('{"10": 2, "9": 3, "a": {"1": {}, "2": []}, "b": 1}');
+    // duplicates keep the first position
+    expect(stringify(parse('{"x": 0, "5": 1, "3": 2, "5": 3}'), { sortKeys: false })).toBe(
+      '{"x": 0, "5": 3, "3": 2}',
+    );
+    // changes after parsing: deleted keys disappear, new keys come last
+    const o = parse('{"z": 1, "7": 2, "y": 3}') as Record<string, JsonValue>;
+    delete o.z;
+    o["1"] = 4;
+    o.a = 5;
+    expect(stringify(o, { sortKeys: false })).toBe('{"7": 2, "y": 3, "1": 4, "a": 5}');
   });
 
   it("writes objects without a prototype and own __proto__ keys", () => {
