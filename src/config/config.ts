@@ -65,7 +65,7 @@ export interface ConfigLoadOptions {
   args?: ConfigArgs;
   /** Require `[s3]` and `[redis]` sections (default true). */
   checkRequired?: boolean;
-  /** Home directory for `~/.config/karton/karton.ini`. Default: `env.HOME`, else `os.homedir()`. */
+  /** Home directory for `~/.config/karton/karton.ini`. Default: `env.HOME` if not empty, else `os.homedir()`. */
   homeDir?: string;
   /** Directory of `./karton.ini` and base of relative paths. Default: `process.cwd()`. */
   cwd?: string;
@@ -108,7 +108,7 @@ export class KartonConfig {
   static load(options: ConfigLoadOptions = {}): KartonConfig {
     const env = options.env ?? process.env;
     const cwd = options.cwd ?? process.cwd();
-    const home = options.homeDir ?? env.HOME ?? homedir();
+    const home = options.homeDir ?? (env.HOME || homedir());
     const etc = options.etcDir ?? "/etc";
     const config = new KartonConfig(env, emptyLoadReport());
     const report = config.#report;

@@ -292,7 +292,7 @@ export function readS3Options(config: KartonConfig): S3Options {
       config,
       "s3",
       accessKey ? "secret_key" : "access_key",
-      `${absent.join(" and ")}; they are required unless [s3] iam_auth is true`,
+      `${absent.join(" and ")}; access_key and secret_key are required unless [s3] iam_auth is true`,
     );
   }
   const result: S3Options = { address: address.value, iamAuth };
