@@ -1,7 +1,14 @@
+import { createWriteStream } from "node:fs";
+import { rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { JsonObject, JsonValue } from "../json/values.js";
 import { isJsonObject } from "../json/values.js";
 import { newUuid } from "../task/uid.js";
-import { ResourceError } from "./errors.js";
+import { describeResource, errnoText, ResourceError } from "./errors.js";
+import { makeTempDir, removeQuietly } from "./fs-util.js";
+import { type ExtractOptions, ZipArchive, type ZipReader } from "./zip.js";
 
 /** Key of the marker object that stands for a resource inside a payload (spec §3.1). */
 export const RESOURCE_MARKER = "__karton_resource__";
@@ -30,7 +37,21 @@ export interface ResourceMarker {
   sha256: string | null;
 }
 
-/** Fields shared by local (to be uploaded) and remote (stored in S3) resources. */
+/** Options of `downloadTemporaryFile`. */
+export interface TemporaryFileOptions {
+  /** Appended to the temporary file name (e.g. `.exe`), like Python's `suffix=`; no separators. */
+  suffix?: string;
+}
+
+/** Where a zip can be opened without copying: bytes in memory or a local file. */
+export type LocalContent = { buffer: Buffer } | { path: string };
+
+/**
+ * Fields shared by local (to be uploaded) and remote (stored in S3) resources, and the content
+ * API built on `openStream()`: `downloadToFile`, `downloadTemporaryFile`, `zipFile`,
+ * `extractTemporary`, `extractToDirectory` (Python has these on RemoteResource only; here a local
+ * resource offers them too, reading its own bytes or file).
+ */
 export abstract class ResourceBase {
   readonly name: string;
   readonly uid: string;
@@ -42,7 +63,8 @@ export abstract class ResourceBase {
   protected _sha256: string | null;
 
   protected constructor(fields: ResourceFields) {
-    if (typeof fields.name !== "string") throw new ResourceError("INVALID_RESOURCE", "resource name must be a string");
+    if (typeof fields.name !== "string")
+      throw new ResourceError("INVALID_RESOURCE", "resource name must be a string");
     this.name = fields.name;
     this.uid = fields.uid ?? newUuid();
     this.bucket = fields.bucket ?? null;
@@ -64,6 +86,138 @@ export abstract class ResourceBase {
   /** True for zipped directories (`Resource.fromDirectory`). */
   get isDirectory(): boolean {
     return this.flags.includes(DIRECTORY_FLAG);
+  }
+
+  /** `resource "name" (uid)`, used in error messages. */
+  get label(): string {
+    return describeResource(this.name, this.uid);
+  }
+
+  /** The whole content in memory. */
+  abstract content(): Promise<Buffer>;
+
+  /** A readable stream of the content. */
+  abstract openStream(): Promise<Readable>;
+
+  /** The content when it is already local (in memory or a file), so no download is needed. */
+  protected abstract localContent(): LocalContent | undefined;
+
+  /**
+   * Writes the content to `path`, streaming. Like Python, the directory of `path` must exist
+   * (`RESOURCE_DESTINATION` otherwise). The file appears atomically (written beside it, then renamed).
+   */
+  async downloadToFile(path: string): Promise<void> {
+    const destination = resolve(path);
+    const directory = dirname(destination);
+    const info = await stat(directory).catch(() => null);
+    if (!info?.isDirectory()) {
+      throw new ResourceError(
+        "RESOURCE_DESTINATION",
+        `${this.label}: cannot download to ${destination}: directory ${directory} does not exist`,
+        { resource: this.name, uid: this.uid, path: destination },
+      );
+    }
+    const partial = join(directory, `.${basename(destination)}.${newUuid().slice(0, 8)}.part`);
+    let writeError: unknown;
+    const out = createWriteStream(partial, { flags: "wx" });
+    out.on("error", (err) => {
+      writeError ??= err;
+    });
+    try {
+      await pipeline(await this.openStream(), out);
+      await rename(partial, destination).catch((err) => {
+        writeError = err;
+        throw err;
+      });
+    } catch (err) {
+      await rm(partial, { force: true }).catch(() => undefined);
+      if (writeError !== undefined && !(err instanceof ResourceError)) {
+        throw new ResourceError(
+          "RESOURCE_DESTINATION",
+          `${this.label}: cannot write ${destination}: ${errnoText(writeError)}`,
+          {
+            resource: this.name,
+            uid: this.uid,
+            path: destination,
+            cause: writeError,
+          },
+        );
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Downloads the content into a fresh private temporary file, calls `fn(path)` and removes the
+   * file afterwards, also when `fn` throws.
+   */
+  async downloadTemporaryFile<T>(
+    fn: (path: string) => Promise<T> | T,
+    options: TemporaryFileOptions = {},
+  ): Promise<T> {
+    const suffix = options.suffix ?? "";
+    if (/[/\\\0]/.test(suffix)) {
+      throw new RangeError(
+        `${this.label}: temporary file suffix must not contain separators (${JSON.stringify(suffix)})`,
+      );
+    }
+    const directory = await makeTempDir("karton-resource-");
+    try {
+      const file = join(directory, `content${suffix}`);
+      await this.downloadToFile(file);
+      return await fn(file);
+    } finally {
+      await removeQuietly(directory);
+    }
+  }
+
+  /**
+   * Opens the content as a zip and calls `fn` with a small read API; the archive (and the
+   * temporary file it was downloaded to, unless the content is in memory) is released afterwards.
+   * Streams from `zip.openStream()` must be consumed before `fn` settles.
+   */
+  async zipFile<T>(fn: (zip: ZipReader) => Promise<T> | T, options?: ExtractOptions): Promise<T> {
+    return this.withArchive((archive) => fn(archive), options);
+  }
+
+  /**
+   * Extracts the zip content into `path` (created if missing), refusing unsafe entries and
+   * enforcing the limits of `options` (over `extractDefaults`).
+   */
+  async extractToDirectory(path: string, options?: ExtractOptions): Promise<void> {
+    await this.withArchive((archive) => archive.extractTo(path), options);
+  }
+
+  /**
+   * Extracts the zip content into a fresh temporary directory, calls `fn(dirPath)` and removes the
+   * directory afterwards, also when `fn` or the extraction throws.
+   */
+  async extractTemporary<T>(fn: (dirPath: string) => Promise<T> | T, options?: ExtractOptions): Promise<T> {
+    const directory = await makeTempDir("karton-extract-");
+    try {
+      await this.extractToDirectory(directory, options);
+      return await fn(directory);
+    } finally {
+      await removeQuietly(directory);
+    }
+  }
+
+  private async withArchive<T>(
+    fn: (archive: ZipArchive) => Promise<T> | T,
+    options?: ExtractOptions,
+  ): Promise<T> {
+    const context = { label: this.label, resource: this.name, uid: this.uid };
+    const run = async (source: LocalContent): Promise<T> => {
+      const archive = await ZipArchive.open(source, context, options);
+      try {
+        return await fn(archive);
+      } finally {
+        archive.close();
+      }
+    };
+    const local = this.localContent();
+    if (local) return run(local);
+    return this.downloadTemporaryFile((path) => run({ path }), { suffix: ".zip" });
   }
 
   /** The resource as it is stored in a task document (`{"__karton_resource__": {...}}`). */
@@ -93,7 +247,8 @@ export function isResourceMarker(value: JsonValue | undefined): value is JsonObj
  */
 export function readResourceMarker(value: JsonObject, where: string): ResourceMarker {
   const inner = value[RESOURCE_MARKER];
-  if (!isJsonObject(inner)) throw new ResourceError("INVALID_RESOURCE", `${where}: resource marker is not an object`);
+  if (!isJsonObject(inner))
+    throw new ResourceError("INVALID_RESOURCE", `${where}: resource marker is not an object`);
   for (const key of ["uid", "name"] as const) {
     if (typeof inner[key] !== "string") {
       throw new ResourceError("INVALID_RESOURCE", `${where}: resource field "${key}" must be a string`);
