@@ -174,6 +174,7 @@ export abstract class Consumer extends KartonServiceBase {
       this.log.info(`Service ${this.identity} started`);
       if (this.taskTimeout !== undefined) this.log.info(`Task timeout is set to ${this.taskTimeout} seconds`);
       if (this.concurrency > 1) this.log.info(`Processing up to ${this.concurrency} tasks at once`);
+      await this.connect();
       await this.#retry(
         "Sending the heartbeat",
         () => this.backend.heartbeat("consumer", this.identity, ttl),

@@ -28,10 +28,7 @@ export abstract class Karton extends Consumer {
    * Resolves to true; throws a `SendTaskError` naming the failed step.
    */
   async sendTask(task: Task): Promise<boolean> {
-    return sendTaskFrom(
-      { identity: this.identity, backend: this.backend, log: this.log, context: this.taskContext },
-      task,
-    );
+    return sendTaskFrom(this.taskSender(), task);
   }
 
   async #sendStatus(status: "task_begin" | "task_end"): Promise<void> {

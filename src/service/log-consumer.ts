@@ -71,6 +71,7 @@ export abstract class LogConsumer extends KartonServiceBase {
       const filter: { level?: string; identity?: string } = {};
       if (cls.level !== undefined) filter.level = cls.level.toLowerCase();
       if (cls.loggerFilter !== undefined) filter.identity = cls.loggerFilter;
+      await this.connect();
       if (!this.#stopRequested) {
         subscription = await this.backend.subscribeLogs(filter, (message) => this.#deliver(message.body));
       }

@@ -23,9 +23,6 @@ export class Producer extends KartonServiceBase {
    * routing. Resolves to true; throws a `SendTaskError` naming the failed step.
    */
   async sendTask(task: Task): Promise<boolean> {
-    return sendTaskFrom(
-      { identity: this.identity, backend: this.backend, log: this.log, context: this.taskContext },
-      task,
-    );
+    return sendTaskFrom(this.taskSender(), task);
   }
 }

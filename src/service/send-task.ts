@@ -17,6 +17,8 @@ export interface TaskSender {
   readonly log: Logger;
   /** The context of the task being processed, if any. */
   readonly context: TaskContext | undefined;
+  /** Connects to the store (memoised). */
+  connect(): Promise<void>;
 }
 
 /**
@@ -49,6 +51,7 @@ export async function sendTaskFrom(sender: TaskSender, task: Task): Promise<bool
   task.lastUpdate = nowSeconds();
   task.headers.origin = sender.identity;
 
+  await step(task, "prepare", "connecting to the store", () => sender.connect());
   const resources = task.localResources();
   for (const resource of resources) {
     if (!resource.bucket) {

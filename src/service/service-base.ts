@@ -6,7 +6,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { Command, CommanderError } from "commander";
 import type { KartonBackend } from "../backend/backend.js";
-import { createBackend } from "../backend/create-backend.js";
+import { type BackendEvent, createBackend } from "../backend/create-backend.js";
 import { KartonConfig } from "../config/config.js";
 import { ConfigError } from "../config/errors.js";
 import type { Task } from "../task/task.js";
@@ -14,6 +14,7 @@ import { LIBRARY_VERSION } from "../version.js";
 import { InvalidFiltersError, InvalidIdentityError } from "./errors.js";
 import { debugIdentity, validateIdentity } from "./identity.js";
 import { ConsoleHandler, Logger, PublishHandler } from "./logging.js";
+import type { TaskSender } from "./send-task.js";
 import type { TaskContext } from "./task-context.js";
 import { errorMessage } from "./traceback.js";
 
@@ -48,7 +49,7 @@ function isUsageError(error: unknown): boolean {
     return true;
   }
   const code = (error as { code?: unknown } | null)?.code;
-  return code === "CONFIG_ERROR" || code === "FILTER_ERROR" || code === "INVALID_LOG_LEVEL";
+  return code === "CONFIG_ERROR" || code === "INVALID_FILTER";
 }
 
 /**
@@ -83,6 +84,7 @@ export abstract class KartonServiceBase {
   #publishHandler: PublishHandler | undefined;
   #consoleHandler: ConsoleHandler | undefined;
   #loggerReady = false;
+  #connected: Promise<void> | undefined;
 
   constructor(options: ServiceOptions = {}) {
     const cls = this.constructor as typeof KartonServiceBase;
@@ -102,7 +104,7 @@ export abstract class KartonServiceBase {
       this.backend = createBackend(this.config, {
         identity: this.identity,
         clientName: this.clientName(),
-        onEvent: (event: unknown) => this.onBackendEvent(event),
+        onEvent: (event) => this.onBackendEvent(event),
       });
       this.#ownsBackend = true;
     }
@@ -125,13 +127,24 @@ export abstract class KartonServiceBase {
     return `${this.identity}?${params.toString()}`;
   }
 
-  /** Connection events of the backend (reconnects, errors) are logged. */
-  protected onBackendEvent(event: unknown): void {
-    const e = (event ?? {}) as { type?: unknown; message?: unknown; level?: unknown; error?: unknown };
-    const text =
-      typeof e.message === "string" ? e.message : typeof e.type === "string" ? e.type : String(event);
-    const level = e.level === "error" || e.type === "error" ? "warning" : "info";
-    this.log[level](`Backend: ${text}`, e.error !== undefined ? { error: e.error } : undefined);
+  /** Connection events of the backend (retries, reconnects) are logged at their level. */
+  protected onBackendEvent(event: BackendEvent): void {
+    const level = (["debug", "info", "warning", "error"] as const).includes(event.level)
+      ? event.level
+      : "warning";
+    this.log[level](event.message);
+  }
+
+  /**
+   * Connects to the store and checks it answers (`backend.ping()`, which retries with backoff).
+   * Called by the loops and before the first `sendTask`; memoised until it fails.
+   */
+  async connect(): Promise<void> {
+    this.#connected ??= this.backend.ping().catch((error: unknown) => {
+      this.#connected = undefined;
+      throw error;
+    });
+    await this.#connected;
   }
 
   /**
@@ -169,6 +182,17 @@ export abstract class KartonServiceBase {
   /** The whole current task context (task and abort signal). */
   protected get taskContext(): TaskContext | undefined {
     return this.#taskContext.getStore();
+  }
+
+  /** What `sendTask` needs from this service. */
+  protected taskSender(): TaskSender {
+    return {
+      identity: this.identity,
+      backend: this.backend,
+      log: this.log,
+      context: this.#taskContext.getStore(),
+      connect: () => this.connect(),
+    };
   }
 
   /** Runs `fn` with `context` as the current task context. */
