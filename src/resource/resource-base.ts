@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
@@ -117,6 +118,8 @@ export abstract class ResourceBase {
         { resource: this.name, uid: this.uid, path: destination },
       );
     }
+    // Open the source first, so a missing object leaves nothing behind.
+    const source = await this.openStream();
     const partial = join(directory, `.${basename(destination)}.${newUuid().slice(0, 8)}.part`);
     let writeError: unknown;
     const out = createWriteStream(partial, { flags: "wx" });
@@ -124,12 +127,16 @@ export abstract class ResourceBase {
       writeError ??= err;
     });
     try {
-      await pipeline(await this.openStream(), out);
+      await pipeline(source, out);
       await rename(partial, destination).catch((err) => {
         writeError = err;
         throw err;
       });
     } catch (err) {
+      if (!out.closed) {
+        out.destroy();
+        await once(out, "close").catch(() => undefined);
+      }
       await rm(partial, { force: true }).catch(() => undefined);
       if (writeError !== undefined && !(err instanceof ResourceError)) {
         throw new ResourceError(
