@@ -150,9 +150,13 @@ export interface KartonBackend {
   // ---- logs -----------------------------------------------------------------------------------
   /** PUBLISH on `karton.log.<level>.<identity>`; returns the number of receivers. */
   publishLog(level: string, identity: string, body: string): Promise<number>;
-  /** PSUBSCRIBE `karton.log.<level or *>.<identity glob or *>`. */
+  /**
+   * PSUBSCRIBE `karton.log.<level or *>.<identity glob or *>` on a connection of its own, named
+   * `options.clientName` when given (a log consumer's extended name, spec §1.3), else unnamed.
+   */
   subscribeLogs(
     filter: { level?: string; identity?: string },
     onMessage: (message: LogMessage) => void,
+    options?: { clientName?: string },
   ): Promise<LogSubscription>;
 }

@@ -1,0 +1,944 @@
+/**
+ * The production backend: Redis (task documents, queues, binds, metrics, logs) plus an object store
+ * (S3). Wire-compatible with Python karton-core 5.9.1: every command on a shared key is the one of
+ * the wire-protocol spec; karton-ts bookkeeping (claims, routing batches, heartbeats, attempts,
+ * quarantine) lives under `karton.ts.*` keys (see keys.ts and docs/adr/002-atomic-claims.md).
+ */
+import { randomUUID } from "node:crypto";
+import type { Redis } from "ioredis";
+import { type Bind, parseBind, serializeBind } from "../../bind/bind.js";
+import type { RedisOptions } from "../../config/options.js";
+import { parse } from "../../json/index.js";
+import { isJsonObject } from "../../json/values.js";
+import { type ParseTaskOptions, parseTask, serializeTask } from "../../task/document.js";
+import type { TaskState } from "../../task/enums.js";
+import { nowSeconds, type Task } from "../../task/task.js";
+import type { AbandonedClaims, BindsSnapshot, InstanceKind, KartonBackend } from "../backend.js";
+import {
+  KartonMetric,
+  type LogMessage,
+  type LogSubscription,
+  type ObjectStore,
+  type OnlineClient,
+  type QuarantineRecord,
+  type RawTask,
+  type RoutePlan,
+} from "../types.js";
+import {
+  type ConnectionEventHandler,
+  type ConnectionEventLevel,
+  checkCredentials,
+  createRedisConnection,
+  describeRedisError,
+  isAuthError,
+  parseClientList,
+  processInfo,
+  RedisAuthError,
+  type RedisTarget,
+  reconnectDelay,
+  resolveRedisTarget,
+} from "./connection.js";
+import {
+  ALL_METRICS,
+  ALL_TASKS_PATTERN,
+  ATTEMPTS_KEY,
+  aliveKey,
+  BINDS_KEY,
+  claimsKey,
+  consumerQueueKeys,
+  INSTANCES_KEY,
+  LEGACY_OPERATIONS_KEY,
+  LEGACY_OPERATIONS_LOG_CHANNEL,
+  LEGACY_TASK_PATTERN,
+  logChannel,
+  logPattern,
+  metricsKey,
+  outputsKey,
+  QUARANTINE_KEY,
+  QUARANTINE_MAX_RECORDS,
+  queueKey,
+  routingKey,
+  TASK_KEY_PREFIX,
+  taskKey,
+  taskTreePattern,
+  UNROUTED_TASKS_KEY,
+} from "./keys.js";
+import { defineScripts, runScript } from "./scripts.js";
+
+/** Keys per DEL/MGET/MSET command (Python uses 1000 too). */
+const CHUNK = 1000;
+/** How long `claimTask` blocks on the normal queue before re-checking high and low (seconds). */
+export const CLAIM_POLL_SECONDS = 0.5;
+/** Claim lists are re-read for orphans (claims whose reply was lost) at least this often. */
+const ORPHAN_CHECK_INTERVAL_MS = 15_000;
+/** Quarantine records keep at most this many characters of the offending value. */
+const QUARANTINE_RAW_LIMIT = 64 * 1024;
+
+export interface RedisBackendOptions {
+  /** `[redis]` options (`KartonConfig.redisOptions()`). */
+  redis: RedisOptions;
+  objects: ObjectStore;
+  /** `[s3] bucket`. */
+  defaultBucket?: string;
+  /**
+   * Name of the main connection (`CLIENT SETNAME`): the identity, or the extended form of
+   * {@link clientName}. Undefined or empty leaves it unnamed (anonymous producer, tools).
+   */
+  clientName?: string;
+  /** Connection events (retries, reconnects, auth fall-back) and backend warnings. */
+  onEvent?: ConnectionEventHandler;
+  /** Fixed instance id (tests); default a random uuid. */
+  instanceId?: string;
+}
+
+interface Registration {
+  kind: InstanceKind;
+  identity: string;
+  host: string;
+  pid: number;
+  started: number;
+}
+
+export class RedisBackend implements KartonBackend {
+  readonly instanceId: string;
+  readonly objects: ObjectStore;
+  readonly defaultBucket: string | undefined;
+  /** Where this backend connects (no credentials), for messages. */
+  readonly target: RedisTarget;
+
+  readonly #onEvent: ConnectionEventHandler;
+  readonly #clientName: string | undefined;
+  readonly #main: Redis;
+  readonly #blockingFree: Redis[] = [];
+  readonly #connections = new Set<Redis>();
+  readonly #started = nowSeconds();
+  #withoutCredentials = false;
+  #credentialsChecked = false;
+  #closed = false;
+  #registration: Registration | null = null;
+  #warnedUnregistered = false;
+
+  /** Uids this instance claimed and has not completed yet (see #adoptOrphans). */
+  readonly #held = new Set<string>();
+  #claimsInFlight = 0;
+  #orphanCheck: Promise<void> | null = null;
+  #orphanCheckDue = true;
+  #lastOrphanCheck = 0;
+  readonly #orphans: string[] = [];
+
+  constructor(options: RedisBackendOptions) {
+    this.instanceId = options.instanceId ?? randomUUID();
+    this.objects = options.objects;
+    this.defaultBucket = options.defaultBucket;
+    this.target = resolveRedisTarget(options.redis);
+    this.#onEvent = options.onEvent ?? (() => {});
+    this.#clientName = options.clientName || undefined;
+    this.#main = this.#connect("main", this.#clientName);
+    defineScripts(this.#main);
+  }
+
+  #connect(role: "main" | "blocking" | "subscriber", name?: string): Redis {
+    const options: Parameters<typeof createRedisConnection>[1] = {
+      role,
+      onEvent: this.#onEvent,
+      withoutCredentials: this.#withoutCredentials,
+    };
+    if (name) options.name = name;
+    const client = createRedisConnection(this.target, options);
+    client.on("close", () => {
+      // A reply may have been lost with the connection: look for orphaned claims on the next claim.
+      this.#orphanCheckDue = true;
+    });
+    client.on("end", () => this.#connections.delete(client));
+    this.#connections.add(client);
+    return client;
+  }
+
+  #event(level: ConnectionEventLevel, message: string): void {
+    try {
+      this.#onEvent(level, message);
+    } catch {
+      // ignore logger failures
+    }
+  }
+
+  /** Runs Redis commands, turning failures into errors that name the operation and the server. */
+  async #r<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new Error(`Redis ${operation}: the backend is closed`);
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof RedisAuthError) throw err;
+      const reason = describeRedisError(err);
+      const auth = isAuthError(err) ? " (authentication failed: check [redis] username/password)" : "";
+      throw new Error(`Redis ${operation} failed at ${this.target.display}${auth}: ${reason}`, {
+        cause: err,
+      });
+    }
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------------
+
+  async ping(): Promise<void> {
+    const bound = this.target.commandTimeoutMs > 0 ? this.target.commandTimeoutMs : 80_000;
+    const deadline = Date.now() + bound;
+    for (let attempt = 1; !this.#credentialsChecked; attempt++) {
+      try {
+        const use = await checkCredentials(this.target, this.#onEvent);
+        if (!use && this.target.password !== undefined) {
+          this.#withoutCredentials = true;
+          // The main connection is lazy: drop the credentials before it first connects (and for
+          // every reconnect, which re-reads the options).
+          this.#main.options.password = undefined;
+          this.#main.options.username = undefined;
+          for (const client of this.#connections) {
+            client.options.password = undefined;
+            client.options.username = undefined;
+          }
+        }
+        this.#credentialsChecked = true;
+      } catch (err) {
+        if (err instanceof RedisAuthError) throw err;
+        if (Date.now() >= deadline) {
+          throw new Error(`Redis at ${this.target.display} is not reachable: ${describeRedisError(err)}`, {
+            cause: err,
+          });
+        }
+        const delay = reconnectDelay(attempt);
+        this.#event(
+          "warning",
+          `Redis at ${this.target.display} not reachable (${describeRedisError(err)}); retrying in ${delay} ms`,
+        );
+        await sleep(delay);
+      }
+    }
+    await this.#r("PING", async () => {
+      const reply = await this.#main.ping();
+      if (reply !== "PONG") throw new Error(`unexpected PING reply ${JSON.stringify(reply)}`);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all(
+      [...this.#connections].map(async (client) => {
+        try {
+          if (client.status === "ready") await client.quit();
+          else client.disconnect();
+        } catch {
+          client.disconnect();
+        }
+      }),
+    );
+    this.#connections.clear();
+    this.#blockingFree.length = 0;
+    (this.objects as { close?: () => void }).close?.();
+  }
+
+  // ---- task documents ---------------------------------------------------------------------------
+
+  async getTask(uid: string, options?: ParseTaskOptions): Promise<Task | null> {
+    const raw = await this.#r(`GET ${taskKey(uid)}`, () => this.#main.get(taskKey(uid)));
+    if (raw === null) return null;
+    return parseTask(raw, { storage: this.objects, ...options });
+  }
+
+  async getRawTasks(uids: string[]): Promise<(string | null)[]> {
+    const out: (string | null)[] = [];
+    for (let i = 0; i < uids.length; i += CHUNK) {
+      const keys = uids.slice(i, i + CHUNK).map(taskKey);
+      out.push(...(await this.#r("MGET of task documents", () => this.#main.mget(keys))));
+    }
+    return out;
+  }
+
+  async saveTasks(tasks: Task[]): Promise<void> {
+    for (let i = 0; i < tasks.length; i += CHUNK) {
+      const args: string[] = [];
+      for (const task of tasks.slice(i, i + CHUNK)) args.push(taskKey(task.uid), serializeTask(task));
+      if (args.length === 2)
+        await this.#r("SET of a task document", () => this.#main.set(args[0]!, args[1]!));
+      else if (args.length > 0) await this.#r("MSET of task documents", () => this.#main.mset(args));
+    }
+  }
+
+  async setTaskStatus(task: Task, status: TaskState): Promise<void> {
+    if (task.status === status) return;
+    task.setStatus(status);
+    const doc = serializeTask(task);
+    await this.#r(`SET ${taskKey(task.uid)}`, () => this.#main.set(taskKey(task.uid), doc));
+  }
+
+  async *scanTasks(options: { rootUid?: string; chunkSize?: number } = {}): AsyncIterable<RawTask[]> {
+    const chunkSize = Math.max(1, options.chunkSize ?? CHUNK);
+    const root = options.rootUid;
+    const patterns = root === undefined ? [ALL_TASKS_PATTERN] : [LEGACY_TASK_PATTERN, taskTreePattern(root)];
+    const seen = new Set<string>();
+    for (const pattern of patterns) {
+      const legacyFilter = root !== undefined && pattern === LEGACY_TASK_PATTERN;
+      let pending: string[] = [];
+      let cursor = "0";
+      do {
+        const [next, keys] = await this.#r(`SCAN MATCH ${pattern}`, () =>
+          this.#main.scan(cursor, "MATCH", pattern, "COUNT", 1000),
+        );
+        cursor = next;
+        for (const key of keys) {
+          if (seen.has(key)) continue;
+          seen.add(key);
+          pending.push(key);
+        }
+        while (pending.length >= chunkSize || (cursor === "0" && pending.length > 0)) {
+          const keys = pending.slice(0, chunkSize);
+          pending = pending.slice(chunkSize);
+          const values = await this.#r("MGET of task documents", () => this.#main.mget(keys));
+          const chunk: RawTask[] = [];
+          keys.forEach((key, i) => {
+            const raw = values[i];
+            if (raw === null || raw === undefined) return;
+            if (legacyFilter && !documentHasRoot(raw, root)) return;
+            chunk.push({ uid: key.slice(TASK_KEY_PREFIX.length), raw });
+          });
+          if (chunk.length > 0) yield chunk;
+        }
+      } while (cursor !== "0");
+    }
+  }
+
+  async deleteTasks(uids: string[]): Promise<void> {
+    for (let i = 0; i < uids.length; i += CHUNK) {
+      const keys = uids.slice(i, i + CHUNK).map(taskKey);
+      if (keys.length > 0) await this.#r("DEL of task documents", () => this.#main.del(...keys));
+    }
+  }
+
+  // ---- producer ---------------------------------------------------------------------------------
+
+  async declareTask(task: Task): Promise<void> {
+    const doc = serializeTask(task);
+    await this.#r(`SET ${taskKey(task.uid)}`, () => this.#main.set(taskKey(task.uid), doc));
+  }
+
+  async enqueueUnrouted(task: Task, identity: string): Promise<void> {
+    await this.#r(`RPUSH ${UNROUTED_TASKS_KEY}`, async () => {
+      const results = await this.#main
+        .pipeline()
+        .rpush(UNROUTED_TASKS_KEY, task.uid)
+        .hincrby(metricsKey(KartonMetric.Produced), identity, 1)
+        .exec();
+      throwFirstError(results);
+    });
+  }
+
+  // ---- binds ------------------------------------------------------------------------------------
+
+  async registerBind(bind: Bind): Promise<Bind | null> {
+    const value = serializeBind(bind);
+    const results = await this.#r(`MULTI HGET/HSET ${BINDS_KEY}`, async () => {
+      const res = await this.#main
+        .multi()
+        .hget(BINDS_KEY, bind.identity)
+        .hset(BINDS_KEY, bind.identity, value)
+        .exec();
+      throwFirstError(res);
+      return res;
+    });
+    const old = results?.[0]?.[1];
+    if (typeof old !== "string") return null;
+    try {
+      return parseBind(bind.identity, old);
+    } catch (err) {
+      this.#event("warning", `previous bind of "${bind.identity}" was unreadable: ${(err as Error).message}`);
+      return null;
+    }
+  }
+
+  async getBind(identity: string): Promise<Bind | null> {
+    const raw = await this.#r(`HGET ${BINDS_KEY}`, () => this.#main.hget(BINDS_KEY, identity));
+    return raw === null ? null : parseBind(identity, raw);
+  }
+
+  async getBinds(): Promise<BindsSnapshot> {
+    const pairs = await this.#hgetallPairs(BINDS_KEY);
+    const snapshot: BindsSnapshot = { binds: [], invalid: [] };
+    for (const [identity, raw] of pairs) {
+      try {
+        snapshot.binds.push(parseBind(identity, raw));
+      } catch (err) {
+        snapshot.invalid.push({ identity, raw, reason: (err as Error).message });
+      }
+    }
+    return snapshot;
+  }
+
+  /** HGETALL as [field, value] pairs in Redis order (a JS object would reorder numeric fields). */
+  async #hgetallPairs(key: string): Promise<[string, string][]> {
+    const flat = (await this.#r(`HGETALL ${key}`, () => this.#main.call("HGETALL", key))) as string[];
+    const pairs: [string, string][] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+    return pairs;
+  }
+
+  async dropConsumer(identity: string): Promise<void> {
+    await this.#r(`HDEL ${BINDS_KEY} + DEL of the queues of ${identity}`, async () => {
+      const res = await this.#main
+        .multi()
+        .hdel(BINDS_KEY, identity)
+        .del(...consumerQueueKeys(identity))
+        .exec();
+      throwFirstError(res);
+    });
+  }
+
+  // ---- consumer ---------------------------------------------------------------------------------
+
+  async claimTask(identity: string, blockSeconds: number): Promise<string | null> {
+    while (this.#orphanCheck) await this.#orphanCheck;
+    if (
+      this.#claimsInFlight === 0 &&
+      (this.#orphanCheckDue || Date.now() - this.#lastOrphanCheck > ORPHAN_CHECK_INTERVAL_MS)
+    ) {
+      const check = this.#adoptOrphans().finally(() => {
+        this.#orphanCheck = null;
+      });
+      this.#orphanCheck = check;
+      await check;
+    }
+    const orphan = this.#orphans.shift();
+    if (orphan !== undefined) return orphan;
+    await this.#ensureRegistered("consumer", identity);
+
+    const claims = claimsKey(this.instanceId);
+    const queues = consumerQueueKeys(identity);
+    const deadline = Date.now() + Math.max(0, blockSeconds) * 1000;
+    this.#claimsInFlight++;
+    try {
+      for (;;) {
+        const uid = (await this.#r(`claim for ${identity}`, () =>
+          runScript(this.#main, "claimTask", [...queues, claims], []),
+        )) as string | null;
+        if (uid !== null) return this.#hold(uid);
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) return null;
+        const wait = Math.max(0.01, Math.min(remaining / 1000, CLAIM_POLL_SECONDS));
+        const moved = await this.#blocking(`BLMOVE ${queues[2]}`, (conn) =>
+          conn.blmove(queues[2], claims, "LEFT", "RIGHT", wait.toFixed(3)),
+        );
+        if (moved !== null) return this.#hold(moved);
+      }
+    } finally {
+      this.#claimsInFlight--;
+    }
+  }
+
+  #hold(uid: string): string {
+    this.#held.add(uid);
+    return uid;
+  }
+
+  /**
+   * Claims whose reply was lost (connection dropped after the server moved the uid) sit in our
+   * claim list without us knowing. They are re-read when a connection closed and every 15 s, while
+   * no claim is in flight, and handed out before new ones.
+   */
+  async #adoptOrphans(): Promise<void> {
+    this.#orphanCheckDue = false;
+    this.#lastOrphanCheck = Date.now();
+    const listed = await this.#r("LRANGE of the claim list", () =>
+      this.#main.lrange(claimsKey(this.instanceId), 0, -1),
+    );
+    for (const uid of listed) {
+      if (this.#held.has(uid) || this.#orphans.includes(uid)) continue;
+      this.#event("warning", `claim ${uid} found in the claim list of this instance (lost reply); taking it`);
+      this.#held.add(uid);
+      this.#orphans.push(uid);
+    }
+  }
+
+  async #blocking<T>(operation: string, fn: (conn: Redis) => Promise<T>): Promise<T> {
+    const conn = this.#blockingFree.pop() ?? this.#connect("blocking");
+    let healthy = true;
+    try {
+      return await this.#r(operation, () => fn(conn));
+    } catch (err) {
+      healthy = false;
+      this.#orphanCheckDue = true;
+      throw err;
+    } finally {
+      if (this.#closed) conn.disconnect();
+      else if (
+        healthy ||
+        conn.status === "ready" ||
+        conn.status === "reconnecting" ||
+        conn.status === "connecting"
+      ) {
+        this.#blockingFree.push(conn);
+      } else {
+        conn.disconnect();
+      }
+    }
+  }
+
+  async completeClaimed(task: Task, identity: string, metrics: KartonMetric[]): Promise<void> {
+    const doc = serializeTask(task);
+    const keys = [taskKey(task.uid), claimsKey(this.instanceId), ATTEMPTS_KEY, ...metrics.map(metricsKey)];
+    await this.#r(`completion of ${task.uid}`, () =>
+      runScript(this.#main, "completeClaimed", keys, [doc, task.uid, identity]),
+    );
+    this.#held.delete(task.uid);
+  }
+
+  async handBackClaimed(task: Task, identity: string): Promise<void> {
+    const keys = [claimsKey(this.instanceId), taskKey(task.uid), queueKey(task.priority, identity)];
+    const n = await this.#r(`hand-back of ${task.uid}`, () =>
+      runScript(this.#main, "handBackClaimed", keys, [task.uid, serializeTask(task)]),
+    );
+    if (n !== 1) this.#event("warning", `claim of ${task.uid} was already gone; not handed back`);
+    this.#held.delete(task.uid);
+  }
+
+  async dropClaim(uid: string): Promise<void> {
+    await this.#r(`release of claim ${uid}`, async () => {
+      const res = await this.#main
+        .multi()
+        .lrem(claimsKey(this.instanceId), 0, uid)
+        .hdel(ATTEMPTS_KEY, uid)
+        .exec();
+      throwFirstError(res);
+    });
+    this.#held.delete(uid);
+  }
+
+  async heartbeat(kind: InstanceKind, identity: string, ttlSeconds: number): Promise<void> {
+    const registration: Registration = { kind, identity, ...processInfo(), started: this.#started };
+    const json = JSON.stringify(registration);
+    const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000));
+    await this.#r("heartbeat", async () => {
+      const res = await this.#main
+        .multi()
+        .set(aliveKey(this.instanceId), json, "PX", ttlMs)
+        .hset(INSTANCES_KEY, this.instanceId, json)
+        .exec();
+      throwFirstError(res);
+    });
+    this.#registration = registration;
+  }
+
+  /**
+   * Claims must always be attributable: when a caller claims before its first heartbeat, the
+   * instance is registered (without a heartbeat, so a crash is recovered right away) and a warning
+   * is reported once.
+   */
+  async #ensureRegistered(kind: InstanceKind, identity: string): Promise<void> {
+    if (this.#registration !== null) return;
+    const registration: Registration = { kind, identity, ...processInfo(), started: this.#started };
+    await this.#r("instance registration", () =>
+      this.#main.hset(INSTANCES_KEY, this.instanceId, JSON.stringify(registration)),
+    );
+    this.#registration = registration;
+    if (!this.#warnedUnregistered) {
+      this.#warnedUnregistered = true;
+      this.#event(
+        "warning",
+        `${kind} ${identity || "(anonymous)"} takes tasks before its first heartbeat(); ` +
+          "another process may recover them as abandoned",
+      );
+    }
+  }
+
+  async retireInstance(): Promise<void> {
+    const id = this.instanceId;
+    const forgotten = await this.#r("instance retirement", () =>
+      runScript(
+        this.#main,
+        "forgetInstance",
+        [INSTANCES_KEY, claimsKey(id), routingKey(id), aliveKey(id)],
+        [id, "1"],
+      ),
+    );
+    if (forgotten !== 1) {
+      this.#event("warning", `instance ${id} retired with tasks still claimed; they will be recovered`);
+    }
+    this.#registration = null;
+  }
+
+  // ---- router -----------------------------------------------------------------------------------
+
+  async takeUnrouted(max: number, blockSeconds: number): Promise<string[]> {
+    if (max < 1) return [];
+    const routing = routingKey(this.instanceId);
+    // Uids still in the routing list belong to a batch that was not applied (or whose reply was
+    // lost): they are handed out again first.
+    const leftover = await this.#r("LRANGE of the routing list", () => this.#main.lrange(routing, 0, -1));
+    if (leftover.length > 0) return leftover;
+    await this.#ensureRegistered("router", "karton.system");
+    if (blockSeconds <= 0) {
+      return (await this.#r(`take from ${UNROUTED_TASKS_KEY}`, () =>
+        runScript(this.#main, "takeUnrouted", [UNROUTED_TASKS_KEY, routing], [max]),
+      )) as string[];
+    }
+    const first = await this.#blocking(`BLMOVE ${UNROUTED_TASKS_KEY}`, (conn) =>
+      conn.blmove(UNROUTED_TASKS_KEY, routing, "LEFT", "RIGHT", blockSeconds.toFixed(3)),
+    );
+    if (first === null) return [];
+    if (max === 1) return [first];
+    const more = (await this.#r(`take from ${UNROUTED_TASKS_KEY}`, () =>
+      runScript(this.#main, "takeUnrouted", [UNROUTED_TASKS_KEY, routing], [max - 1]),
+    )) as string[];
+    return [first, ...more];
+  }
+
+  async applyRoutePlan(plan: RoutePlan): Promise<void> {
+    const args: string[] = [String(plan.taken.length), ...plan.taken, String(QUARANTINE_MAX_RECORDS)];
+    if (plan.outputsTtl !== null) {
+      const ttl = String(Math.max(1, Math.round(plan.outputsTtl)));
+      for (const output of plan.outputs) args.push("O", outputsKey(output.origin), output.member, ttl);
+    }
+    for (const fork of plan.forks) {
+      args.push(
+        "F",
+        taskKey(fork.task.uid),
+        serializeTask(fork.task),
+        queueKey(fork.priority, fork.identity),
+        fork.task.uid,
+        fork.identity,
+      );
+    }
+    for (const task of plan.finished) args.push("S", taskKey(task.uid), serializeTask(task));
+    for (const record of plan.quarantined) args.push("Q", encodeQuarantine(record));
+    const keys = [routingKey(this.instanceId), metricsKey(KartonMetric.Assigned), QUARANTINE_KEY];
+    const result = await this.#r("routing batch", () => runScript(this.#main, "applyRoutePlan", keys, args));
+    if (result === -1) {
+      this.#event(
+        "warning",
+        `routing batch of ${plan.taken.length} task(s) was already applied or handed back`,
+      );
+    } else if (Array.isArray(result) && result.length > 0) {
+      this.#event(
+        "error",
+        `routing batch applied with ${result.length} failed command(s): ${result.join("; ")}`,
+      );
+    }
+  }
+
+  async takeLegacyOperations(max: number): Promise<string[]> {
+    if (max < 1) return [];
+    const res = await this.#r(`MULTI LRANGE/LTRIM ${LEGACY_OPERATIONS_KEY}`, async () => {
+      const r = await this.#main
+        .multi()
+        .lrange(LEGACY_OPERATIONS_KEY, 0, max - 1)
+        .ltrim(LEGACY_OPERATIONS_KEY, max, -1)
+        .exec();
+      throwFirstError(r);
+      return r;
+    });
+    return (res?.[0]?.[1] as string[] | undefined) ?? [];
+  }
+
+  async publishLegacyOperations(bodies: string[]): Promise<void> {
+    if (bodies.length === 0) return;
+    await this.#r(`PUBLISH ${LEGACY_OPERATIONS_LOG_CHANNEL}`, async () => {
+      const multi = this.#main.multi();
+      for (const body of bodies) multi.publish(LEGACY_OPERATIONS_LOG_CHANNEL, body);
+      throwFirstError(await multi.exec());
+    });
+  }
+
+  // ---- recovery ---------------------------------------------------------------------------------
+
+  async abandonedClaims(): Promise<AbandonedClaims[]> {
+    const entries = (await this.#hgetallPairs(INSTANCES_KEY)).filter(([id]) => id !== this.instanceId);
+    if (entries.length === 0) return [];
+    const alive = await this.#r("EXISTS of heartbeats", async () => {
+      const pipe = this.#main.pipeline();
+      for (const [id] of entries) pipe.exists(aliveKey(id));
+      const res = await pipe.exec();
+      throwFirstError(res);
+      return (res ?? []).map(([, n]) => n === 1);
+    });
+    const dead = entries.filter((_, i) => !alive[i]);
+    if (dead.length === 0) return [];
+    const lists = await this.#r("LRANGE of abandoned claims", async () => {
+      const pipe = this.#main.pipeline();
+      for (const [id] of dead) pipe.lrange(claimsKey(id), 0, -1).lrange(routingKey(id), 0, -1);
+      const res = await pipe.exec();
+      throwFirstError(res);
+      return (res ?? []).map(([, v]) => v as string[]);
+    });
+    const out: AbandonedClaims[] = [];
+    dead.forEach(([instanceId, raw], i) => {
+      const claims = lists[2 * i] ?? [];
+      const routing = lists[2 * i + 1] ?? [];
+      let kind: InstanceKind = routing.length > 0 && claims.length === 0 ? "router" : "consumer";
+      let identity = "";
+      try {
+        const reg = JSON.parse(raw) as Partial<Registration>;
+        if (reg.kind === "router" || reg.kind === "consumer") kind = reg.kind;
+        if (typeof reg.identity === "string") identity = reg.identity;
+      } catch {
+        this.#event("warning", `unreadable registration of instance ${instanceId}: ${raw.slice(0, 200)}`);
+      }
+      const uids = kind === "router" ? routing : claims;
+      if (claims.length === 0 && routing.length === 0) {
+        // Nothing to recover: forget it right away (the script re-checks atomically).
+        void this.forgetInstance(instanceId).catch(() => {});
+        return;
+      }
+      out.push({ instanceId, kind, identity, uids: uids.length > 0 ? uids : [...claims, ...routing] });
+    });
+    return out;
+  }
+
+  async requeueAbandoned(instanceId: string, task: Task, identity: string): Promise<boolean> {
+    const keys = [claimsKey(instanceId), taskKey(task.uid), queueKey(task.priority, identity), ATTEMPTS_KEY];
+    const n = await this.#r(`requeue of ${task.uid}`, () =>
+      runScript(this.#main, "requeueAbandoned", keys, [task.uid, serializeTask(task)]),
+    );
+    return n === 1;
+  }
+
+  async crashAbandoned(instanceId: string, task: Task, identity: string): Promise<boolean> {
+    const keys = [claimsKey(instanceId), taskKey(task.uid), metricsKey(KartonMetric.Crashed), ATTEMPTS_KEY];
+    const n = await this.#r(`crash of abandoned ${task.uid}`, () =>
+      runScript(this.#main, "crashAbandoned", keys, [task.uid, serializeTask(task), identity]),
+    );
+    return n === 1;
+  }
+
+  async forgetAbandoned(instanceId: string, uid: string): Promise<void> {
+    await this.#r(`release of abandoned claim ${uid}`, async () => {
+      const res = await this.#main.multi().lrem(claimsKey(instanceId), 0, uid).hdel(ATTEMPTS_KEY, uid).exec();
+      throwFirstError(res);
+    });
+  }
+
+  async returnAbandonedUnrouted(instanceId: string): Promise<number> {
+    const n = await this.#r("return of an abandoned routing batch", () =>
+      runScript(this.#main, "returnAbandonedUnrouted", [routingKey(instanceId), UNROUTED_TASKS_KEY], []),
+    );
+    return Number(n);
+  }
+
+  async forgetInstance(instanceId: string): Promise<void> {
+    await this.#r(`forget instance ${instanceId}`, () =>
+      runScript(
+        this.#main,
+        "forgetInstance",
+        [INSTANCES_KEY, claimsKey(instanceId), routingKey(instanceId), aliveKey(instanceId)],
+        [instanceId, "0"],
+      ),
+    );
+  }
+
+  async getAttempts(uid: string): Promise<number> {
+    const n = await this.#r(`HGET ${ATTEMPTS_KEY}`, () => this.#main.hget(ATTEMPTS_KEY, uid));
+    return n === null ? 0 : Number(n);
+  }
+
+  // ---- garbage collector ------------------------------------------------------------------------
+
+  async unroutedSnapshot(): Promise<Set<string>> {
+    const instances = await this.#r(`HKEYS ${INSTANCES_KEY}`, () => this.#main.hkeys(INSTANCES_KEY));
+    const res = await this.#r(`LRANGE ${UNROUTED_TASKS_KEY}`, async () => {
+      const multi = this.#main.multi().lrange(UNROUTED_TASKS_KEY, 0, -1);
+      for (const id of instances) multi.lrange(routingKey(id), 0, -1);
+      const r = await multi.exec();
+      throwFirstError(r);
+      return r ?? [];
+    });
+    const out = new Set<string>();
+    for (const [, uids] of res) for (const uid of uids as string[]) out.add(uid);
+    return out;
+  }
+
+  async onlineClients(): Promise<OnlineClient[]> {
+    const text = (await this.#r("CLIENT LIST", () => this.#main.call("CLIENT", "LIST"))) as string;
+    return parseClientList(text).map(({ identity, name, params }) => ({ identity, name, params }));
+  }
+
+  async collectTasks(tasks: { uid: string; receiver: string | null }[]): Promise<void> {
+    if (tasks.length === 0) return;
+    await this.deleteTasks(tasks.map((t) => t.uid));
+    for (let i = 0; i < tasks.length; i += CHUNK) {
+      const chunk = tasks.slice(i, i + CHUNK);
+      await this.#r("MULTI HINCRBY karton.metrics.garbage-collected", async () => {
+        const multi = this.#main.multi();
+        for (const t of chunk)
+          multi.hincrby(metricsKey(KartonMetric.GarbageCollected), t.receiver ?? "unknown", 1);
+        throwFirstError(await multi.exec());
+      });
+      await this.#r(`HDEL ${ATTEMPTS_KEY}`, () => this.#main.hdel(ATTEMPTS_KEY, ...chunk.map((t) => t.uid)));
+    }
+  }
+
+  // ---- quarantine -------------------------------------------------------------------------------
+
+  async quarantine(records: QuarantineRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.#r(`RPUSH ${QUARANTINE_KEY}`, async () => {
+      const res = await this.#main
+        .multi()
+        .rpush(QUARANTINE_KEY, ...records.map(encodeQuarantine))
+        .ltrim(QUARANTINE_KEY, -QUARANTINE_MAX_RECORDS, -1)
+        .exec();
+      throwFirstError(res);
+    });
+  }
+
+  /** The newest `limit` records (default 100), newest first. */
+  async listQuarantine(limit = 100): Promise<QuarantineRecord[]> {
+    if (limit < 1) return [];
+    const raws = await this.#r(`LRANGE ${QUARANTINE_KEY}`, () =>
+      this.#main.lrange(QUARANTINE_KEY, -limit, -1),
+    );
+    const out: QuarantineRecord[] = [];
+    for (const raw of raws.reverse()) {
+      try {
+        out.push(JSON.parse(raw) as QuarantineRecord);
+      } catch {
+        out.push({
+          subject: "?",
+          kind: "task",
+          reason: "unreadable quarantine record",
+          raw,
+          at: 0,
+          reporter: "",
+        });
+      }
+    }
+    return out;
+  }
+
+  // ---- metrics ----------------------------------------------------------------------------------
+
+  async incrementMetrics(metric: KartonMetric, identities: string[]): Promise<void> {
+    if (identities.length === 0) return;
+    const key = metricsKey(metric);
+    if (identities.length === 1) {
+      await this.#r(`HINCRBY ${key}`, () => this.#main.hincrby(key, identities[0]!, 1));
+      return;
+    }
+    await this.#r(`MULTI HINCRBY ${key}`, async () => {
+      const multi = this.#main.multi();
+      for (const identity of identities) multi.hincrby(key, identity, 1);
+      throwFirstError(await multi.exec());
+    });
+  }
+
+  async getMetrics(): Promise<Record<KartonMetric, Record<string, number>>> {
+    const res = await this.#r("HGETALL of karton.metrics.*", async () => {
+      const pipe = this.#main.pipeline();
+      for (const metric of ALL_METRICS) pipe.call("HGETALL", metricsKey(metric));
+      const r = await pipe.exec();
+      throwFirstError(r);
+      return r ?? [];
+    });
+    const out = {} as Record<KartonMetric, Record<string, number>>;
+    ALL_METRICS.forEach((metric, i) => {
+      const flat = (res[i]?.[1] as string[] | undefined) ?? [];
+      const values: Record<string, number> = {};
+      for (let j = 0; j + 1 < flat.length; j += 2) values[flat[j]!] = Number(flat[j + 1]);
+      out[metric] = values;
+    });
+    return out;
+  }
+
+  // ---- logs -------------------------------------------------------------------------------------
+
+  async publishLog(level: string, identity: string, body: string): Promise<number> {
+    const channel = logChannel(level, identity);
+    return await this.#r(`PUBLISH ${channel}`, () => this.#main.publish(channel, body));
+  }
+
+  async subscribeLogs(
+    filter: { level?: string; identity?: string },
+    onMessage: (message: LogMessage) => void,
+    options: { clientName?: string } = {},
+  ): Promise<LogSubscription> {
+    const pattern = logPattern(filter);
+    const sub = this.#connect("subscriber", options.clientName || undefined);
+    sub.on("pmessage", (_pattern: string, channel: string, message: string) => {
+      const body = decodeLogBody(message);
+      if (body === null) {
+        this.#event("warning", `unreadable log message on ${channel}: ${message.slice(0, 200)}`);
+        return;
+      }
+      try {
+        onMessage({ channel, body });
+      } catch (err) {
+        this.#event("error", `log handler failed: ${(err as Error).message}`);
+      }
+    });
+    try {
+      await this.#r(`PSUBSCRIBE ${pattern}`, () => sub.psubscribe(pattern));
+    } catch (err) {
+      sub.disconnect();
+      this.#connections.delete(sub);
+      throw err;
+    }
+    let closed = false;
+    return {
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        this.#connections.delete(sub);
+        try {
+          if (sub.status === "ready") await sub.quit();
+          else sub.disconnect();
+        } catch {
+          sub.disconnect();
+        }
+      },
+    };
+  }
+}
+
+/** Decodes a log body with the lossless parser; a string `task` is decoded too (spec §8.3). */
+export function decodeLogBody(message: string): Record<string, unknown> | null {
+  let body: unknown;
+  try {
+    body = parse(message);
+  } catch {
+    return null;
+  }
+  if (!isJsonObject(body)) return null;
+  const out: Record<string, unknown> = { ...body };
+  if (typeof out.task === "string") {
+    try {
+      out.task = parse(out.task);
+    } catch {
+      // keep the string: a task that cannot be read is still worth showing
+    }
+  }
+  return out;
+}
+
+function encodeQuarantine(record: QuarantineRecord): string {
+  const raw =
+    record.raw !== null && record.raw.length > QUARANTINE_RAW_LIMIT
+      ? `${record.raw.slice(0, QUARANTINE_RAW_LIMIT)}…[truncated, ${record.raw.length} chars]`
+      : record.raw;
+  return JSON.stringify({ ...record, raw });
+}
+
+/** Cheap check of a legacy document's root (full parse only when the text mentions the root). */
+function documentHasRoot(raw: string, root: string | undefined): boolean {
+  if (root === undefined) return true;
+  if (!raw.includes(root)) return false;
+  try {
+    const doc = parse(raw);
+    return isJsonObject(doc) && doc.root_uid === root;
+  } catch {
+    return false;
+  }
+}
+
+function throwFirstError(results: [Error | null, unknown][] | null): void {
+  if (results === null) throw new Error("transaction aborted");
+  for (const [err] of results) if (err) throw err;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
