@@ -24,10 +24,11 @@ const FILES = [
 
 /** Every marker object in a parsed document, with its path. */
 function markersIn(value: JsonValue, path: string, out: [string, JsonObject][] = []): [string, JsonObject][] {
-  if (Array.isArray(value)) value.forEach((v, i) => markersIn(v, `${path}[${i}]`, out));
-  else if (isJsonObject(value)) {
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) markersIn(v, `${path}[${i}]`, out);
+  } else if (isJsonObject(value)) {
     if (isResourceMarker(value)) out.push([path, value]);
-    else for (const [k, v] of Object.entries(value)) markersIn(v, `${path}.${k}`, out);
+    else for (const [k, v] of Object.entries(value)) markersIn(v as JsonValue, `${path}.${k}`, out);
   }
   return out;
 }
