@@ -1,0 +1,225 @@
+/**
+ * The routing loop of karton-system (wire-protocol spec §5): takes batches of unrouted uids, plans
+ * their routing with {@link planRoute} and has the backend apply each plan atomically.
+ *
+ * Differences from Python (documented in docs/system.md): uids are taken into a per-instance claim list
+ * (recovered if this process dies) instead of being popped; a batch is applied in one atomic step;
+ * unreadable documents are quarantined instead of crashing the router; missing documents are logged.
+ */
+import type { KartonBackend } from "../backend/backend.js";
+import type { RoutePlan } from "../backend/types.js";
+import type { Logger } from "../service/logging.js";
+import { parseTask } from "../task/document.js";
+import { isTaskState } from "../task/enums.js";
+import { nowSeconds, type Task } from "../task/task.js";
+import type { QuarantineReporter } from "./quarantine.js";
+import { BindsCompiler, type CompiledBinds, errorMessage, type FilterCompiler, planRoute } from "./route.js";
+
+export type RouterBackend = Pick<
+  KartonBackend,
+  | "takeUnrouted"
+  | "getRawTasks"
+  | "getBinds"
+  | "applyRoutePlan"
+  | "takeLegacyOperations"
+  | "publishLegacyOperations"
+  | "saveTasks"
+>;
+
+export interface RouterOptions {
+  /** Identity of this karton-system (quarantine reporter). */
+  identity: string;
+  /** `[system] enable_task_tracking`. */
+  taskTracking: boolean;
+  /** `[system] task_tracking_ttl` in seconds. */
+  taskTrackingTtl: number;
+  /** Uids per batch (default 100, as Python's ≤ 101). */
+  batchSize?: number;
+  /** Republish legacy operations on `karton.log.info.karton.operations` (log publishing on). */
+  publishOperations?: boolean;
+  /** Minimum interval between polls of the legacy `karton.operations` list, ms (default 1000). */
+  legacyPollMs?: number;
+  /** Minimum interval between two error logs about the same bind's filters, ms (default 60 000). */
+  bindErrorLogIntervalMs?: number;
+  /** The filter engine's compiler (`compileFilters` of src/filters). */
+  compileFilters: FilterCompiler;
+  now?: () => number;
+}
+
+/** What one call of {@link Router.routeBatch} did. */
+export interface BatchResult {
+  taken: number;
+  routed: number;
+  forks: number;
+  quarantined: number;
+  missing: number;
+}
+
+const EMPTY: BatchResult = Object.freeze({ taken: 0, routed: 0, forks: 0, quarantined: 0, missing: 0 });
+
+export class Router {
+  readonly #backend: RouterBackend;
+  readonly #log: Logger;
+  readonly #quarantine: QuarantineReporter;
+  readonly #options: Required<Omit<RouterOptions, "compileFilters" | "now">>;
+  readonly #compiler: BindsCompiler;
+  readonly #now: () => number;
+  /** A plan that was made but could not be applied: retried before taking anything new. */
+  #pending: RoutePlan | undefined;
+  #lastLegacyPoll = 0;
+  #bindErrorLog = new Map<string, { lastLogged: number; suppressed: number }>();
+
+  constructor(backend: RouterBackend, log: Logger, quarantine: QuarantineReporter, options: RouterOptions) {
+    this.#backend = backend;
+    this.#log = log;
+    this.#quarantine = quarantine;
+    this.#now = options.now ?? nowSeconds;
+    this.#compiler = new BindsCompiler(options.compileFilters);
+    this.#options = {
+      identity: options.identity,
+      taskTracking: options.taskTracking,
+      taskTrackingTtl: options.taskTrackingTtl,
+      batchSize: options.batchSize ?? 100,
+      publishOperations: options.publishOperations ?? true,
+      legacyPollMs: options.legacyPollMs ?? 1000,
+      bindErrorLogIntervalMs: options.bindErrorLogIntervalMs ?? 60_000,
+    };
+  }
+
+  /** True while a planned batch still waits to be applied (its uids are claimed by this instance). */
+  get hasPending(): boolean {
+    return this.#pending !== undefined;
+  }
+
+  /**
+   * Routes one batch: takes up to `batchSize` uids (waiting up to `blockSeconds` for the first),
+   * reads their documents and the binds, plans and applies. A plan that fails to apply is kept and
+   * retried by the next call (the same forks, so a retry never routes twice). Throws on storage errors.
+   */
+  async routeBatch(blockSeconds: number): Promise<BatchResult> {
+    if (this.#pending !== undefined) {
+      await this.#apply(this.#pending);
+      return EMPTY;
+    }
+    const taken = await this.#backend.takeUnrouted(this.#options.batchSize, blockSeconds);
+    if (taken.length === 0) return EMPTY;
+    const [raws, snapshot] = await Promise.all([this.#backend.getRawTasks(taken), this.#backend.getBinds()]);
+    const binds = this.#compiler.compile(snapshot);
+    await this.#reportInvalidBinds(binds);
+
+    const outcome = planRoute(
+      taken,
+      raws,
+      binds,
+      {
+        taskTracking: this.#options.taskTracking,
+        ttl: this.#options.taskTrackingTtl,
+        reporter: this.#options.identity,
+      },
+      this.#now(),
+    );
+    for (const uid of outcome.missing) {
+      this.#log.warning(`Task ${uid} taken from karton.tasks has no document any more; skipped`);
+    }
+    for (const record of outcome.plan.quarantined) this.#log.error(`${record.reason}; quarantined`);
+    this.#logBindErrors(outcome.bindErrors);
+    for (const task of outcome.routed)
+      this.#log.info(`[${task.rootUid}] Processing task ${shortUid(task.uid)}`);
+
+    this.#pending = outcome.plan;
+    await this.#apply(outcome.plan);
+    return {
+      taken: taken.length,
+      routed: outcome.routed.length,
+      forks: outcome.plan.forks.length,
+      quarantined: outcome.plan.quarantined.length,
+      missing: outcome.missing.length,
+    };
+  }
+
+  async #apply(plan: RoutePlan): Promise<void> {
+    await this.#backend.applyRoutePlan(plan);
+    this.#pending = undefined;
+    this.#quarantine.remember(plan.quarantined);
+  }
+
+  async #reportInvalidBinds(binds: CompiledBinds): Promise<void> {
+    if (binds.newlyInvalid.length === 0) return;
+    const at = this.#now();
+    const records = binds.newlyInvalid.map((inv) => ({
+      subject: inv.identity,
+      kind: "bind" as const,
+      reason: `bind of ${inv.identity} is skipped by the router: ${inv.reason}`,
+      raw: inv.raw,
+      at,
+      reporter: this.#options.identity,
+    }));
+    for (const record of records) this.#log.error(`${record.reason}; quarantined`);
+    try {
+      await this.#quarantine.report(records);
+    } catch (error) {
+      this.#log.exception("Cannot record invalid binds in the quarantine", error);
+    }
+  }
+
+  #logBindErrors(errors: { identity: string; uid: string; error: unknown }[]): void {
+    if (errors.length === 0) return;
+    const nowMs = this.#now() * 1000;
+    for (const { identity, uid, error } of errors) {
+      const state = this.#bindErrorLog.get(identity);
+      if (state !== undefined && nowMs - state.lastLogged < this.#options.bindErrorLogIntervalMs) {
+        state.suppressed++;
+        continue;
+      }
+      const suppressed = state?.suppressed ?? 0;
+      this.#bindErrorLog.set(identity, { lastLogged: nowMs, suppressed: 0 });
+      this.#log.error(
+        `Filters of bind ${identity} failed on the headers of task ${uid}: ${errorMessage(error)}; treated as no match` +
+          (suppressed > 0 ? ` (${suppressed} similar errors of this bind not logged)` : ""),
+      );
+    }
+  }
+
+  /**
+   * Handles legacy `karton.operations` status requests of Karton ≤ 4.3 clients (spec §5.6), at most
+   * every `legacyPollMs` unless `force`. Returns how many bodies were taken.
+   */
+  async handleLegacyOperations(force = false): Promise<number> {
+    const nowMs = this.#now() * 1000;
+    if (!force && nowMs - this.#lastLegacyPoll < this.#options.legacyPollMs) return 0;
+    this.#lastLegacyPoll = nowMs;
+    const bodies = await this.#backend.takeLegacyOperations(1000);
+    if (bodies.length === 0) return 0;
+    const tasks: Task[] = [];
+    const valid: string[] = [];
+    for (const body of bodies) {
+      try {
+        const operation = JSON.parse(body) as { status?: unknown; identity?: unknown; task?: unknown };
+        if (typeof operation.task !== "string") throw new Error('"task" must be a JSON string');
+        if (!isTaskState(operation.status))
+          throw new Error(`unknown status ${JSON.stringify(operation.status)}`);
+        const task = parseTask(operation.task, { decodeResources: false });
+        if (task.status !== operation.status) {
+          task.status = operation.status;
+          task.lastUpdate = this.#now();
+          this.#log.info(
+            `[${task.rootUid}] ${String(operation.identity)} ${operation.status} task ${task.uid}`,
+          );
+          tasks.push(task);
+        }
+        valid.push(body);
+      } catch (error) {
+        this.#log.error(`Legacy operation skipped (${errorMessage(error)}): ${body.slice(0, 500)}`);
+      }
+    }
+    if (tasks.length > 0) await this.#backend.saveTasks(tasks);
+    if (valid.length > 0 && this.#options.publishOperations)
+      await this.#backend.publishLegacyOperations(valid);
+    return bodies.length;
+  }
+}
+
+function shortUid(uid: string): string {
+  const at = uid.lastIndexOf(":");
+  return at < 0 ? uid : uid.slice(at + 1);
+}
