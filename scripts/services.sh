@@ -640,7 +640,13 @@ main() {
   local command=${1:-}
   (($#)) && shift
   case $command in
-  start) cmd_start "$@" ;;
+  start)
+    # A start that fails half-way must not leave daemons behind.
+    START_DIR=$(state_dir "${1:-}")
+    trap 'rc=$?; [[ $BASHPID == "$$" ]] && { stop_services "$START_DIR" quiet || true; step "start failed; logs in $START_DIR/log"; }; exit "$rc"' EXIT
+    cmd_start "$START_DIR"
+    trap - EXIT
+    ;;
   stop) cmd_stop "$@" ;;
   status) cmd_status "$@" ;;
   env) cmd_env "$@" ;;
