@@ -46,11 +46,6 @@ class Failure {
   constructor(readonly reason: string) {}
 }
 
-// Writer state, saved and restored around each call because toJSON() may call stringify() again.
-let out = "";
-let sortKeys = true;
-let depth = 0;
-
 /**
  * Serialises a value as Python's `json.dumps(value, sort_keys=True)` would (see the module comment).
  *
@@ -61,25 +56,15 @@ let depth = 0;
  * primitives (a `Map`, a `Uint8Array`, a class instance without `toJSON`) throw a {@link JsonStringifyError}.
  */
 export function stringify(value: unknown, options?: StringifyOptions): string {
-  const savedOut = out;
-  const savedSort = sortKeys;
-  const savedDepth = depth;
-  out = "";
-  sortKeys = options?.sortKeys ?? true;
-  depth = 0;
+  const sort = options?.sortKeys ?? true;
   try {
     let v = value;
     if (typeof v === "object" && v !== null) v = resolve(v, "");
     if (v === undefined) throw new Failure("undefined");
-    writeValue(v);
-    return out;
+    return valueJson(v, sort, 0);
   } catch (e) {
     if (e instanceof Failure) throw toError(e);
     throw e;
-  } finally {
-    out = savedOut;
-    sortKeys = savedSort;
-    depth = savedDepth;
   }
 }
 
@@ -90,26 +75,25 @@ function resolve(v: object, key: string): unknown {
   return typeof toJSON === "function" ? toJSON.call(v, key) : v;
 }
 
-function writeValue(v: unknown): void {
+// The writers return their text; building it by concatenation (V8 ropes) measured faster than appending
+// to shared state, and keeps stringify() reentrant (toJSON() may call it).
+
+/** `v` must not be undefined and, if an object, already passed through resolve(). */
+function valueJson(v: unknown, sort: boolean, depth: number): string {
   switch (typeof v) {
     case "string":
-      out += quote(v);
-      return;
+      return quote(v);
     case "number":
-      out += numberJson(v);
-      return;
+      return numberJson(v);
     case "boolean":
-      out += v ? "true" : "false";
-      return;
+      return v ? "true" : "false";
     case "bigint":
-      out += v.toString();
-      return;
+      return v.toString();
     case "object":
-      if (v === null) out += "null";
-      else if (Array.isArray(v)) writeArray(v);
-      else if (v instanceof PyFloat) out += pyFloatJson(v.value);
-      else writeObject(v);
-      return;
+      if (v === null) return "null";
+      if (Array.isArray(v)) return arrayJson(v, sort, depth);
+      if (v instanceof PyFloat) return pyFloatJson(v.value);
+      return objectJson(v, sort, depth);
     case "function":
       throw new Failure("a function");
     case "symbol":
@@ -119,20 +103,20 @@ function writeValue(v: unknown): void {
   }
 }
 
-function writeArray(arr: readonly unknown[]): void {
+function arrayJson(arr: readonly unknown[], sort: boolean, depth: number): string {
   if (++depth > MAX_NESTING_DEPTH) throw new Failure("nesting");
   const n = arr.length;
+  if (n === 0) return "[]";
   let i = 0;
   try {
-    out += "[";
+    let res = "[";
     for (; i < n; i++) {
-      if (i > 0) out += ", ";
       let v = arr[i];
       if (typeof v === "object" && v !== null) v = resolve(v, String(i));
-      if (v === undefined) out += "null";
-      else writeValue(v);
+      const part = v === undefined ? "null" : valueJson(v, sort, depth);
+      res += i === 0 ? part : ", " + part;
     }
-    out += "]";
+    return res + "]";
   } catch (e) {
     if (e instanceof Failure) {
       e.keys.push(i);
@@ -140,18 +124,14 @@ function writeArray(arr: readonly unknown[]): void {
     }
     throw e;
   }
-  depth--;
 }
 
-function writeObject(obj: object): void {
+function objectJson(obj: object, sort: boolean, depth: number): string {
   const proto = Object.getPrototypeOf(obj);
-  if (proto !== Object.prototype && proto !== null) {
-    writeUnusualObject(obj);
-    return;
-  }
+  if (proto !== Object.prototype && proto !== null) return unusualObjectJson(obj);
   if (++depth > MAX_NESTING_DEPTH) throw new Failure("nesting");
   let keys: string[];
-  if (sortKeys) {
+  if (sort) {
     keys = Object.keys(obj);
     if (keys.length > 1) sortKeysByCodePoint(keys);
   } else {
@@ -159,18 +139,16 @@ function writeObject(obj: object): void {
   }
   let key = "";
   try {
-    out += "{";
-    let first = true;
+    let res = "{";
     for (let i = 0; i < keys.length; i++) {
       key = keys[i] as string;
       let v = (obj as Record<string, unknown>)[key];
       if (typeof v === "object" && v !== null) v = resolve(v, key);
       if (v === undefined) continue;
-      out += first ? quote(key) + ": " : ", " + quote(key) + ": ";
-      first = false;
-      writeValue(v);
+      const member = memberPrefix(key) + valueJson(v, sort, depth);
+      res += res.length === 1 ? member : ", " + member;
     }
-    out += "}";
+    return res + "}";
   } catch (e) {
     if (e instanceof Failure) {
       e.keys.push(key);
@@ -178,16 +156,32 @@ function writeObject(obj: object): void {
     }
     throw e;
   }
-  depth--;
+}
+
+// Quoted keys with their ": ", cached because the same few names recur in every document.
+const MEMBER_PREFIXES = new Map<string, string>();
+const MEMBER_PREFIX_CACHE_SIZE = 4096;
+const MEMBER_PREFIX_MAX_KEY = 64;
+
+function memberPrefix(key: string): string {
+  let prefix = MEMBER_PREFIXES.get(key);
+  if (prefix === undefined) {
+    prefix = quote(key) + ": ";
+    if (key.length <= MEMBER_PREFIX_MAX_KEY) {
+      if (MEMBER_PREFIXES.size >= MEMBER_PREFIX_CACHE_SIZE) MEMBER_PREFIXES.clear();
+      MEMBER_PREFIXES.set(key, prefix);
+    }
+  }
+  return prefix;
 }
 
 /** Boxed primitives are unwrapped like JSON.stringify does; anything else without toJSON is refused. */
-function writeUnusualObject(obj: object): void {
-  if (obj instanceof Number) out += numberJson(obj.valueOf());
-  else if (obj instanceof String) out += quote(obj.valueOf());
-  else if (obj instanceof Boolean) out += obj.valueOf() ? "true" : "false";
-  else if (obj instanceof BigInt) out += obj.valueOf().toString();
-  else throw new Failure(`an object of type ${obj.constructor?.name ?? "unknown"} (no toJSON method)`);
+function unusualObjectJson(obj: object): string {
+  if (obj instanceof Number) return numberJson(obj.valueOf());
+  if (obj instanceof String) return quote(obj.valueOf());
+  if (obj instanceof Boolean) return obj.valueOf() ? "true" : "false";
+  if (obj instanceof BigInt) return obj.valueOf().toString();
+  throw new Failure(`an object of type ${obj.constructor?.name ?? "unknown"} (no toJSON method)`);
 }
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -214,14 +208,13 @@ ESCAPES[0x0d] = "\\r";
 const HEX2: string[] = [];
 for (let b = 0; b < 256; b++) HEX2.push(b.toString(16).padStart(2, "0"));
 
+// Anything Python's ensure_ascii output escapes: '"', '\\', control characters, DEL and non-ASCII.
+// A regular expression scans faster than a charCodeAt loop, whatever the string's representation.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
+
 /** A string as Python's json module writes it with ensure_ascii=True. */
 export function quote(s: string): string {
-  const len = s.length;
-  for (let i = 0; i < len; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return quoteSlow(s, i);
-  }
-  return '"' + s + '"';
+  return NEEDS_ESCAPE.test(s) ? quoteSlow(s, 0) : '"' + s + '"';
 }
 
 function quoteSlow(s: string, i: number): string {

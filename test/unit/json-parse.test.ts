@@ -201,6 +201,65 @@ describe("parse: structure", () => {
     expect(e.message).toContain(`at most ${depth} levels of nesting`);
   });
 
+  it("agrees with JSON.parse on random documents (same keys over and over, as the key cache sees them)", () => {
+    let seed = 42;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+    const keys = [
+      "a",
+      "b",
+      "uid",
+      "__proto__",
+      'k"q',
+      "tab\t",
+      "é",
+      "🦀",
+      "10",
+      "9",
+      "x".repeat(41),
+      "x".repeat(40),
+      "",
+    ];
+    const scalars = [
+      0,
+      -1,
+      42,
+      2 ** 53 - 1,
+      0.5,
+      -1.25e-7,
+      1.5e-300,
+      "",
+      "str",
+      "é\u0000\n",
+      "🦀",
+      true,
+      false,
+      null,
+    ];
+    const make = (depth: number): unknown => {
+      const r = random();
+      if (depth > 3 || r < 0.4) return pick(scalars);
+      if (r < 0.7) return Array.from({ length: Math.floor(random() * 4) }, () => make(depth + 1));
+      const o: Record<string, unknown> = {};
+      for (let i = Math.floor(random() * 5); i > 0; i--) {
+        Object.defineProperty(o, pick(keys), {
+          value: make(depth + 1),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+      return o;
+    };
+    for (let n = 0; n < 2000; n++) {
+      const text = JSON.stringify(make(0), null, pick([undefined, 0, 1, "\t"]));
+      expect(parse(text)).toStrictEqual(JSON.parse(text));
+    }
+  });
+
   it("only accepts strings", () => {
     expect(() => parse(Buffer.from("1") as unknown as string)).toThrow(TypeError);
   });
