@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   LocalResource,
@@ -166,6 +167,29 @@ describe("RemoteResource to files", () => {
     const r = new RemoteResource(marker(), storage);
     await expect(r.downloadToFile(join(work, "f"))).rejects.toMatchObject({ code: "RESOURCE_NOT_FOUND" });
     expect(await readdir(work)).toEqual([]);
+  });
+
+  it("downloadToFile() whose source fails midway removes the partial file and keeps the old one", async () => {
+    const path = join(work, "keep.bin");
+    await writeFile(path, "previous");
+    const failing = {
+      async getObjectStream(): Promise<Readable> {
+        let sent = false;
+        return new Readable({
+          read() {
+            if (!sent) {
+              sent = true;
+              this.push(Buffer.alloc(1000, 1));
+            } else this.destroy(new Error("connection reset mid-body"));
+          },
+        });
+      },
+      async putObject(): Promise<void> {},
+    };
+    const r = new RemoteResource(marker(), failing);
+    await expect(r.downloadToFile(path)).rejects.toThrow("connection reset mid-body");
+    expect(await readdir(work)).toEqual(["keep.bin"]);
+    expect(await readFile(path, "utf8")).toBe("previous");
   });
 
   it("downloadTemporaryFile() gives a path, removes it afterwards and returns fn's value", async () => {
