@@ -244,7 +244,7 @@ export abstract class ResourceBase {
 }
 
 /** True for a payload object that encodes a resource. */
-export function isResourceMarker(value: JsonValue | undefined): value is JsonObject {
+export function isResourceMarker(value: JsonValue | undefined): boolean {
   return isJsonObject(value) && Object.hasOwn(value, RESOURCE_MARKER);
 }
 
