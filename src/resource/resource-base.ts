@@ -71,7 +71,8 @@ export abstract class ResourceBase {
     this.bucket = fields.bucket ?? null;
     const { sha256: metaSha, ...metadata } = fields.metadata ?? {};
     this.metadata = metadata;
-    this._sha256 = fields.sha256 ?? (typeof metaSha === "string" ? metaSha : null);
+    // An explicit sha256 (even null, as a marker's top-level key) wins over metadata.sha256 (spec §3.1).
+    this._sha256 = fields.sha256 !== undefined ? fields.sha256 : typeof metaSha === "string" ? metaSha : null;
     this._size = fields.size ?? null;
     this.flags = [...(fields.flags ?? [])];
   }
