@@ -69,7 +69,8 @@ export function parseBind(identity: string, raw: string): Bind {
   };
   const version = value.version;
   if (typeof version !== "string") throw new InvalidBindError(identity, '"version" must be a string');
-  if (typeof value.persistent !== "boolean") throw new InvalidBindError(identity, '"persistent" must be a boolean');
+  if (typeof value.persistent !== "boolean")
+    throw new InvalidBindError(identity, '"persistent" must be a boolean');
   const isAsync = value.is_async ?? false;
   if (typeof isAsync !== "boolean") throw new InvalidBindError(identity, '"is_async" must be a boolean');
   return {

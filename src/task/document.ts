@@ -1,12 +1,12 @@
 import { parse, stringify } from "../json/index.js";
 import type { JsonObject, JsonValue } from "../json/values.js";
-import { PyFloat, isJsonObject } from "../json/values.js";
+import { isJsonObject, PyFloat } from "../json/values.js";
 import type { ObjectStorage } from "../resource/object-storage.js";
 import { RemoteResource } from "../resource/remote-resource.js";
 import { isResourceMarker, readResourceMarker } from "../resource/resource-base.js";
-import { TaskPriority, isTaskPriority, isTaskState } from "./enums.js";
+import { isTaskPriority, isTaskState, TaskPriority } from "./enums.js";
 import { InvalidTaskError } from "./errors.js";
-import { type Headers, type Payload, type PayloadValue, Task, nowSeconds } from "./task.js";
+import { type Headers, nowSeconds, type Payload, type PayloadValue, Task } from "./task.js";
 
 /** Hidden persistent-payload key that repeats `headers_persistent` for consumers older than 5.2. */
 export const HEADERS_PERSISTENT_KEY = "__headers_persistent";
@@ -57,13 +57,15 @@ export function parseTask(text: string, options: ParseTaskOptions = {}): Task {
 export function taskFromDocument(doc: JsonValue, options: ParseTaskOptions = {}): Task {
   if (!isJsonObject(doc)) throw new InvalidTaskError("task document is not a JSON object");
   const uid = doc.uid;
-  if (typeof uid !== "string" || uid === "") throw new InvalidTaskError('field "uid" must be a non-empty string');
+  if (typeof uid !== "string" || uid === "")
+    throw new InvalidTaskError('field "uid" must be a non-empty string');
   const fail = (message: string): never => {
     throw new InvalidTaskError(message, uid);
   };
   const str = (key: string, nullable: boolean): string | null => {
     const value = doc[key];
-    if (typeof value === "string" || (nullable && (value === null || value === undefined))) return value ?? null;
+    if (typeof value === "string" || (nullable && (value === null || value === undefined)))
+      return value ?? null;
     return fail(`field "${key}" must be a string${nullable ? " or null" : ""}`);
   };
   const rootUid = str("root_uid", false) as string;
@@ -129,6 +131,7 @@ export function decodeResources(value: JsonValue, where: string, storage?: Objec
   if (!isJsonObject(value)) return value;
   if (isResourceMarker(value)) return new RemoteResource(readResourceMarker(value, where), storage);
   const out: Record<string, PayloadValue> = {};
-  for (const [key, item] of Object.entries(value)) out[key] = decodeResources(item, `${where}.${key}`, storage);
+  for (const [key, item] of Object.entries(value))
+    out[key] = decodeResources(item, `${where}.${key}`, storage);
   return out;
 }

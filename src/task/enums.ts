@@ -15,7 +15,11 @@ export enum TaskPriority {
 }
 
 /** Queue pop order: strict priority (spec §11.2). */
-export const PRIORITY_ORDER: readonly TaskPriority[] = [TaskPriority.High, TaskPriority.Normal, TaskPriority.Low];
+export const PRIORITY_ORDER: readonly TaskPriority[] = [
+  TaskPriority.High,
+  TaskPriority.Normal,
+  TaskPriority.Low,
+];
 
 const STATES = new Set<string>(Object.values(TaskState));
 const PRIORITIES = new Set<string>(Object.values(TaskPriority));

@@ -2,7 +2,7 @@ import type { JsonObject, JsonPrimitive } from "../json/values.js";
 import { isJsonObject } from "../json/values.js";
 import { LocalResource } from "../resource/local-resource.js";
 import { ResourceBase } from "../resource/resource-base.js";
-import { TaskPriority, TaskState, isTaskPriority } from "./enums.js";
+import { isTaskPriority, TaskPriority, TaskState } from "./enums.js";
 import { PayloadError } from "./errors.js";
 import { fquidToUid, makeUid, newUuid } from "./uid.js";
 
@@ -135,7 +135,8 @@ export class Task {
     if (this.isPayloadPersistent(name)) {
       throw new PayloadError(`payload "${name}" is persistent and cannot be removed`, this.uid);
     }
-    if (!Object.hasOwn(this.payload, name)) throw new PayloadError(`payload "${name}" does not exist`, this.uid);
+    if (!Object.hasOwn(this.payload, name))
+      throw new PayloadError(`payload "${name}" does not exist`, this.uid);
     delete this.payload[name];
   }
 
@@ -226,4 +227,3 @@ function* walkItem(path: PayloadPath, value: PayloadValue): Generator<[PayloadPa
     for (const [key, item] of Object.entries(value)) yield* walkItem([...path, key], item as PayloadValue);
   }
 }
-
