@@ -139,6 +139,15 @@ export interface KartonBackend {
   /** Deletes task documents (chunks of 1000) and counts them as garbage-collected per receiver. */
   collectTasks(tasks: { uid: string; receiver: string | null }[]): Promise<void>;
 
+  // ---- operator actions (CLI, dashboard) ------------------------------------------------------
+  /**
+   * Restarts a routed task (spec §2.7 "Restart"): writes `fork` (status Spawned), pushes it to
+   * `karton.queue.<priority>:<receiver>`, and writes `old` as Finished, in one pipeline.
+   */
+  restartTask(fork: Task, old: Task): Promise<void>;
+  /** Lengths of a consumer's queues (bare legacy list and the three priorities). */
+  queueLengths(identity: string): Promise<{ bare: number; high: number; normal: number; low: number }>;
+
   // ---- quarantine (karton-ts extension) -------------------------------------------------------
   quarantine(records: QuarantineRecord[]): Promise<void>;
   listQuarantine(limit?: number): Promise<QuarantineRecord[]>;
