@@ -20,8 +20,11 @@ export interface FilterMatcher {
   matches(headers: JsonObject): boolean;
 }
 
-/** Compiles a filter list; throws on invalid filters. */
+/** Compiles a filter list for routing; a throw means the bind cannot be routed to (it is skipped). */
 export type FilterCompiler = (filters: JsonObject[]) => FilterMatcher;
+
+/** Strict validation of a filter list; a throw makes the bind reported as invalid (not skipped). */
+export type FilterValidator = (filters: JsonObject[]) => void;
 
 /** A bind ready for routing. */
 export interface CompiledBind {
@@ -30,12 +33,17 @@ export interface CompiledBind {
   readonly matcher: FilterMatcher;
 }
 
-/** A bind that cannot be routed to: unreadable value or invalid filters. */
+/** A bind with a problem: unreadable value or invalid filters. */
 export interface InvalidBind {
   readonly identity: string;
   /** The stored value (or, for invalid filters, the bind re-serialized). */
   readonly raw: string;
   readonly reason: string;
+  /**
+   * True when the bind is left out of routing (unreadable, or its filters cannot be compiled);
+   * false when it is still routed to, its filters failing (= no match) only where they are evaluated.
+   */
+  readonly skipped: boolean;
 }
 
 /** Binds of one snapshot, in `karton.binds` order. */
@@ -46,7 +54,10 @@ export interface CompiledBinds {
   readonly newlyInvalid: readonly InvalidBind[];
 }
 
-type CacheEntry = { ok: true; compiled: CompiledBind } | { ok: false; invalid: InvalidBind };
+interface CacheEntry {
+  compiled?: CompiledBind;
+  invalid?: InvalidBind;
+}
 
 /**
  * Compiles binds once per distinct value. Keep one instance per router; call {@link compile} with
@@ -55,14 +66,20 @@ type CacheEntry = { ok: true; compiled: CompiledBind } | { ok: false; invalid: I
  */
 export class BindsCompiler {
   readonly #compile: FilterCompiler;
+  readonly #validate: FilterValidator | undefined;
   #cache = new Map<string, CacheEntry>();
   #reported = new Set<string>();
   #lastKey: string | undefined;
   #last: CompiledBinds | undefined;
 
-  /** @param compile the filter engine's compiler (`compileFilters` of src/filters). */
-  constructor(compile: FilterCompiler) {
+  /**
+   * @param compile the filter engine's compiler for routing (lenient: errors surface where Python
+   *   raises them, at evaluation).
+   * @param validate optional strict validation; binds failing it are reported but still routed to.
+   */
+  constructor(compile: FilterCompiler, validate?: FilterValidator) {
     this.#compile = compile;
+    this.#validate = validate;
   }
 
   compile(snapshot: BindsSnapshot): CompiledBinds {
@@ -92,11 +109,12 @@ export class BindsCompiler {
       let entry = this.#cache.get(key) ?? next.get(key);
       if (entry === undefined) entry = this.#compileOne(bind, serialized[i] as string);
       next.set(key, entry);
-      if (entry.ok) binds.push(entry.compiled);
-      else invalid.push(entry.invalid);
+      if (entry.compiled) binds.push(entry.compiled);
+      if (entry.invalid) invalid.push(entry.invalid);
     });
-    for (const inv of snapshot.invalid)
-      invalid.push({ identity: inv.identity, raw: inv.raw, reason: inv.reason });
+    for (const inv of snapshot.invalid) {
+      invalid.push({ identity: inv.identity, raw: inv.raw, reason: inv.reason, skipped: true });
+    }
 
     const newlyInvalid: InvalidBind[] = [];
     for (const inv of invalid) {
@@ -116,15 +134,23 @@ export class BindsCompiler {
   }
 
   #compileOne(bind: Bind, raw: string): CacheEntry {
+    let matcher: FilterMatcher;
     try {
-      const matcher = this.#compile(bind.filters);
-      return { ok: true, compiled: { identity: bind.identity, bind, matcher } };
+      matcher = this.#compile(bind.filters);
     } catch (err) {
-      return {
-        ok: false,
-        invalid: { identity: bind.identity, raw, reason: `invalid filters: ${errorMessage(err)}` },
-      };
+      const reason = `invalid filters: ${errorMessage(err)}`;
+      return { invalid: { identity: bind.identity, raw, reason, skipped: true } };
     }
+    const entry: CacheEntry = { compiled: { identity: bind.identity, bind, matcher } };
+    if (this.#validate) {
+      try {
+        this.#validate(bind.filters);
+      } catch (err) {
+        const reason = `invalid filters: ${errorMessage(err)}`;
+        entry.invalid = { identity: bind.identity, raw, reason, skipped: false };
+      }
+    }
+    return entry;
   }
 }
 

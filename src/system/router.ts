@@ -13,7 +13,14 @@ import { parseTask } from "../task/document.js";
 import { isTaskState } from "../task/enums.js";
 import { nowSeconds, type Task } from "../task/task.js";
 import type { QuarantineReporter } from "./quarantine.js";
-import { BindsCompiler, type CompiledBinds, errorMessage, type FilterCompiler, planRoute } from "./route.js";
+import {
+  BindsCompiler,
+  type CompiledBinds,
+  errorMessage,
+  type FilterCompiler,
+  type FilterValidator,
+  planRoute,
+} from "./route.js";
 
 export type RouterBackend = Pick<
   KartonBackend,
@@ -41,8 +48,10 @@ export interface RouterOptions {
   legacyPollMs?: number;
   /** Minimum interval between two error logs about the same bind's filters, ms (default 60 000). */
   bindErrorLogIntervalMs?: number;
-  /** The filter engine's compiler (`compileFilters` of src/filters). */
+  /** The filter engine's compiler for routing (lenient `compileFilters` of src/filters). */
   compileFilters: FilterCompiler;
+  /** Strict validation: binds failing it are reported (log + quarantine) but still routed to. */
+  validateFilters?: FilterValidator;
   now?: () => number;
 }
 
@@ -61,7 +70,7 @@ export class Router {
   readonly #backend: RouterBackend;
   readonly #log: Logger;
   readonly #quarantine: QuarantineReporter;
-  readonly #options: Required<Omit<RouterOptions, "compileFilters" | "now">>;
+  readonly #options: Required<Omit<RouterOptions, "compileFilters" | "validateFilters" | "now">>;
   readonly #compiler: BindsCompiler;
   readonly #now: () => number;
   /** A plan that was made but could not be applied: retried before taking anything new. */
@@ -74,7 +83,7 @@ export class Router {
     this.#log = log;
     this.#quarantine = quarantine;
     this.#now = options.now ?? nowSeconds;
-    this.#compiler = new BindsCompiler(options.compileFilters);
+    this.#compiler = new BindsCompiler(options.compileFilters, options.validateFilters);
     this.#options = {
       identity: options.identity,
       taskTracking: options.taskTracking,
@@ -149,7 +158,9 @@ export class Router {
     const records = binds.newlyInvalid.map((inv) => ({
       subject: inv.identity,
       kind: "bind" as const,
-      reason: `bind of ${inv.identity} is skipped by the router: ${inv.reason}`,
+      reason: inv.skipped
+        ? `bind of ${inv.identity} is skipped by the router: ${inv.reason}`
+        : `bind of ${inv.identity} has ${inv.reason}; it matches no task where they fail to evaluate`,
       raw: inv.raw,
       at,
       reporter: this.#options.identity,

@@ -237,3 +237,64 @@ describe("BindsCompiler", () => {
     expect(compiler.compile(snapshot([], [broken])).newlyInvalid).toHaveLength(1);
   });
 });
+
+describe("planRoute with the real filter engine and the Python fixture binds", () => {
+  it("forks exactly where Python's matcher matched (binds/filter-matches.json)", async () => {
+    const { compileFilters } = await import("../../src/filters/index.js");
+    const { parseBind } = await import("../../src/bind/bind.js");
+    const { Task } = await import("../../src/task/task.js");
+    const bindsDoc = readFixtureJson("binds/binds.json") as JsonObject;
+    const binds = (bindsDoc.binds as JsonObject[]).map((b) =>
+      parseBind(b.hash_field as string, b.raw as string),
+    );
+    const compiled = new BindsCompiler(
+      (filters) => compileFilters(filters, { validate: false }),
+      (filters) => {
+        compileFilters(filters);
+      },
+    ).compile(snapshot(binds));
+    expect(compiled.binds).toHaveLength(binds.length);
+    const probes = (readFixtureJson("binds/filter-matches.json") as JsonObject).probes as JsonObject[];
+    expect(probes.length).toBeGreaterThan(10);
+    const uids: string[] = [];
+    const raws: string[] = [];
+    for (const probe of probes) {
+      const task = new Task(probe.headers as JsonObject);
+      uids.push(task.uid);
+      raws.push(serializeTask(task));
+    }
+    const out = planRoute(uids, raws, compiled, options, NOW);
+    probes.forEach((probe, i) => {
+      const expected = Object.entries(probe.matches as JsonObject)
+        .filter(([, v]) => v === true)
+        .map(([k]) => k)
+        .sort();
+      const actual = out.plan.forks
+        .filter((f) => f.task.origUid === uids[i])
+        .map((f) => f.identity)
+        .sort();
+      expect(actual, JSON.stringify(probe.headers)).toEqual(expected);
+    });
+    expect(out.bindErrors).toEqual([]);
+  });
+
+  it("reports binds failing strict validation but still routes to them (lenient evaluation, as Python)", async () => {
+    const { compileFilters } = await import("../../src/filters/index.js");
+    const compiled = new BindsCompiler(
+      (filters) => compileFilters(filters, { validate: false }),
+      (filters) => {
+        compileFilters(filters);
+      },
+    ).compile(
+      snapshot([
+        bind("odd", [{ type: "sample" }, { type: "x", size: { $bogus: 1 } }]),
+        bind("fine", [{ type: "sample" }]),
+      ]),
+    );
+    expect(compiled.binds.map((b) => b.identity)).toEqual(["odd", "fine"]);
+    expect(compiled.newlyInvalid.map((b) => [b.identity, b.skipped])).toEqual([["odd", false]]);
+    const out = planRoute([declaredUid], [declared.raw], compiled, options, NOW);
+    // Rule 0 matches; whether rule 1's bogus operator is evaluated follows the engine's Python order.
+    expect(out.plan.forks.map((f) => f.identity)).toContain("fine");
+  });
+});
