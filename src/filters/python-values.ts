@@ -13,6 +13,7 @@
  * are true for values parsed from JSON. {@link pyEquals} (a bare `==`) and {@link pySameOrEquals} (the
  * container comparison) reproduce that difference.
  */
+import { pyFloatRepr } from "../json/float.js";
 import { isJsonObject, PyFloat } from "../json/values.js";
 import { QueryError, typeError } from "./errors.js";
 
@@ -73,30 +74,8 @@ export function numericValue(v: boolean | number | bigint | PyFloat): number | b
 // ---------------------------------------------------------------------------------------------------
 // str() and repr()
 
-/**
- * Python `repr()` (= `str()`) of a float: shortest round-trip digits, fixed notation when the decimal
- * exponent is in [-4, 16), else `1e+16` style with at least two exponent digits; `inf`, `-inf`, `nan`.
- */
-export function pyFloatRepr(x: number): string {
-  if (Number.isNaN(x)) return "nan";
-  if (x === Number.POSITIVE_INFINITY) return "inf";
-  if (x === Number.NEGATIVE_INFINITY) return "-inf";
-  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
-  const sign = x < 0 ? "-" : "";
-  // toExponential() without an argument gives the shortest digits that round-trip.
-  const [mantissa, expText] = Math.abs(x).toExponential().split("e") as [string, string];
-  const digits = mantissa.replace(".", "");
-  const exp = Number(expText); // value = 0.d1d2... * 10^(exp + 1)
-  if (exp >= -5 && exp < 16) {
-    const decpt = exp + 1; // position of the decimal point within `digits`
-    if (decpt <= 0) return `${sign}0.${"0".repeat(-decpt)}${digits}`;
-    if (decpt >= digits.length) return `${sign}${digits}${"0".repeat(decpt - digits.length)}.0`;
-    return `${sign}${digits.slice(0, decpt)}.${digits.slice(decpt)}`;
-  }
-  const frac = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-  const absExp = Math.abs(exp);
-  return `${sign}${frac}e${exp < 0 ? "-" : "+"}${absExp < 10 ? "0" : ""}${absExp}`;
-}
+/** Python `repr()` (= `str()`) of a float: the one implementation lives in src/json. */
+export { pyFloatRepr };
 
 /** Python `str()` of an int held in a JS number (never exponent notation). */
 function intToString(n: number): string {
