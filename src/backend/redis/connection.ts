@@ -192,6 +192,10 @@ export function createRedisConnection(target: RedisTarget, options: ConnectionOp
   });
   client.on("close", () => {
     if (client.status !== "end") lost = true;
+    failUnansweredCommands(
+      client,
+      "connection lost before the reply arrived (the command may have been applied)",
+    );
   });
   client.on("ready", () => {
     if (lost) safeEvent(onEvent, "info", `Redis ${label} re-established`);
@@ -199,6 +203,26 @@ export function createRedisConnection(target: RedisTarget, options: ConnectionOp
     lastError = "";
   });
   return client;
+}
+
+interface QueuedCommand {
+  command: { reject(err: Error): void };
+}
+
+/**
+ * With `autoResendUnfulfilledCommands: false` ioredis (5.x) silently drops the commands that were
+ * written but not answered when a connection closes: their promises would never settle. The close
+ * handler keeps them in `prevCommandQueue` until the next "ready"; we reject them there, so a caller
+ * gets an error (as with redis-py) instead of hanging, and nothing is re-sent behind its back.
+ * Pinned ioredis version; covered by the restart test (test/integration/backend-redis-faults).
+ */
+function failUnansweredCommands(client: Redis, message: string): void {
+  const queue = (
+    client as unknown as { prevCommandQueue?: { length: number; shift(): QueuedCommand | undefined } | null }
+  ).prevCommandQueue;
+  if (!queue || queue.length === 0) return;
+  const err = new Error(message);
+  for (let item = queue.shift(); item !== undefined; item = queue.shift()) item.command.reject(err);
 }
 
 function safeEvent(onEvent: ConnectionEventHandler, level: ConnectionEventLevel, message: string): void {
