@@ -11,10 +11,11 @@ import { isArrayIndexKey, rememberKeyOrder } from "./order.js";
 import { type JsonArray, type JsonObject, type JsonValue, PyFloat } from "./values.js";
 
 /**
- * Maximum nesting of arrays and objects. Python's own encoder and decoder give up near 1000 levels
- * (its recursion limit), so no document written by Python comes close.
+ * Maximum nesting of arrays and objects, for parse() and stringify(). Python's own encoder and decoder
+ * give up a little below 1000 levels (its recursion limit), so every document Python can write or read
+ * fits, and the recursion stays well inside Node's default stack.
  */
-export const MAX_NESTING_DEPTH = 2000;
+export const MAX_NESTING_DEPTH = 1000;
 
 /** Thrown for any text that is not a valid (Python-flavoured) JSON document. */
 export class JsonParseError extends SyntaxError {
@@ -81,6 +82,11 @@ export function parse(text: string): JsonValue {
     skipWhitespace();
     if (pos < src.length) fail("end of input after the JSON value");
     return value;
+  } catch (e) {
+    // Only possible when parse() is called with most of the stack already used.
+    if (e instanceof RangeError && /call stack/i.test(e.message))
+      fail("less deeply nested data (call stack exhausted)");
+    throw e;
   } finally {
     src = "";
   }
@@ -264,7 +270,7 @@ const STRING_QUICK_SCAN = 16;
 function parseString(): string {
   const start = pos;
   const len = src.length;
-  const quickEnd = start + STRING_QUICK_SCAN < len ? start + STRING_QUICK_SCAN : len;
+  const quickEnd = Math.min(start + STRING_QUICK_SCAN, len);
   let i = start;
   for (; i < quickEnd; i++) {
     const c = src.charCodeAt(i);

@@ -201,6 +201,31 @@ describe("parse: structure", () => {
     expect(e.message).toContain(`at most ${depth} levels of nesting`);
   });
 
+  it("reports an exhausted call stack as a JsonParseError", () => {
+    const deep = "[".repeat(MAX_NESTING_DEPTH) + "]".repeat(MAX_NESTING_DEPTH);
+    const outcomes = new Set<string>();
+    // Local references: the test runner's module bindings are getters, which need stack themselves.
+    const ParseError = JsonParseError;
+    const parseJson = parse;
+    // Recurse until the stack overflows, then try parse() on the way back up until it succeeds.
+    const dive = (): boolean => {
+      try {
+        if (dive()) return true;
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+      }
+      try {
+        parseJson(deep);
+        return true;
+      } catch (e) {
+        outcomes.add(e instanceof ParseError ? e.expected : "other");
+        return false;
+      }
+    };
+    expect(dive()).toBe(true);
+    expect(outcomes).toContain("less deeply nested data (call stack exhausted)");
+  });
+
   it("agrees with JSON.parse on random documents (same keys over and over, as the key cache sees them)", () => {
     let seed = 42;
     const random = () => {
