@@ -562,6 +562,23 @@ export function backendSuite(name: string, make: () => Promise<BackendUnderTest>
       });
     });
 
+    describe("operator actions", () => {
+      it("restartTask queues a new fork and finishes the old task", async () => {
+        const [fork] = await routeTo("suite.restart", [newTask(), newTask({ type: "x" }, TaskPriority.High)]);
+        const old = (await b.getTask(fork!.uid))!;
+        old.setStatus(TaskState.Crashed);
+        await b.saveTasks([old]);
+        expect(await b.queueLengths("suite.restart")).toEqual({ bare: 0, high: 1, normal: 1, low: 0 });
+        const again = forkFor(old, "suite.restart");
+        again.origUid = old.origUid;
+        await b.restartTask(again, old);
+        expect((await b.getTask(old.uid))!.status).toBe(TaskState.Finished);
+        expect((await b.getTask(again.uid))!.status).toBe(TaskState.Spawned);
+        expect(await b.queueLengths("suite.restart")).toEqual({ bare: 0, high: 1, normal: 2, low: 0 });
+        expect(await b.queueLengths("suite.nobody")).toEqual({ bare: 0, high: 0, normal: 0, low: 0 });
+      });
+    });
+
     describe("metrics", () => {
       it("increments and reads the five hashes", async () => {
         await b.incrementMetrics(KartonMetric.Consumed, ["suite.m", "suite.m", "suite.n"]);

@@ -11,7 +11,7 @@ import type { RedisOptions } from "../../config/options.js";
 import { parse } from "../../json/index.js";
 import { isJsonObject } from "../../json/values.js";
 import { type ParseTaskOptions, parseTask, serializeTask } from "../../task/document.js";
-import type { TaskState } from "../../task/enums.js";
+import { TaskState } from "../../task/enums.js";
 import { nowSeconds, type Task } from "../../task/task.js";
 import type { AbandonedClaims, BindsSnapshot, InstanceKind, KartonBackend } from "../backend.js";
 import {
@@ -770,6 +770,37 @@ export class RedisBackend implements KartonBackend {
       });
       await this.#r(`HDEL ${ATTEMPTS_KEY}`, () => this.#main.hdel(ATTEMPTS_KEY, ...chunk.map((t) => t.uid)));
     }
+  }
+
+  // ---- operator actions -------------------------------------------------------------------------
+
+  async restartTask(fork: Task, old: Task): Promise<void> {
+    const receiver = fork.headers.receiver;
+    if (typeof receiver !== "string" || receiver === "") {
+      throw new Error(`cannot restart ${old.uid}: the new task has no "receiver" header`);
+    }
+    if (old.status !== TaskState.Finished) old.setStatus(TaskState.Finished);
+    // Python's dashboard: one plain pipeline, SET of the new fork before its RPUSH (spec §2.7).
+    await this.#r(`restart of ${old.uid}`, async () => {
+      const res = await this.#main
+        .pipeline()
+        .set(taskKey(fork.uid), serializeTask(fork))
+        .rpush(queueKey(fork.priority, receiver), fork.uid)
+        .set(taskKey(old.uid), serializeTask(old))
+        .exec();
+      throwFirstError(res);
+    });
+  }
+
+  async queueLengths(identity: string): Promise<{ bare: number; high: number; normal: number; low: number }> {
+    const lengths = await this.#r(`LLEN of the queues of ${identity}`, async () => {
+      const pipe = this.#main.pipeline();
+      for (const key of consumerQueueKeys(identity)) pipe.llen(key);
+      const res = await pipe.exec();
+      throwFirstError(res);
+      return (res ?? []).map(([, n]) => Number(n));
+    });
+    return { bare: lengths[0] ?? 0, high: lengths[1] ?? 0, normal: lengths[2] ?? 0, low: lengths[3] ?? 0 };
   }
 
   // ---- quarantine -------------------------------------------------------------------------------
