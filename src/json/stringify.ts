@@ -64,6 +64,12 @@ export function stringify(value: unknown, options?: StringifyOptions): string {
     return valueJson(v, sort, 0);
   } catch (e) {
     if (e instanceof Failure) throw toError(e);
+    if (e instanceof RangeError && /call stack/i.test(e.message)) {
+      throw new JsonStringifyError(
+        "a value nested too deeply for the call stack (or a recursive toJSON())",
+        "(unknown)",
+      );
+    }
     throw e;
   }
 }
@@ -197,7 +203,7 @@ function numberJson(n: number): string {
   return pyFloatJson(n);
 }
 
-// "\\u0000".."\\u001f" with Python's short forms, plus '"' and '\\'.
+// Escapes of U+0000..U+001F: Python's short forms where it has them, else \u00XX.
 const ESCAPES: string[] = [];
 for (let c = 0; c < 0x20; c++) ESCAPES.push("\\u" + c.toString(16).padStart(4, "0"));
 ESCAPES[0x08] = "\\b";
@@ -214,14 +220,14 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
 
 /** A string as Python's json module writes it with ensure_ascii=True. */
 export function quote(s: string): string {
-  return NEEDS_ESCAPE.test(s) ? quoteSlow(s, 0) : '"' + s + '"';
+  return NEEDS_ESCAPE.test(s) ? quoteSlow(s) : '"' + s + '"';
 }
 
-function quoteSlow(s: string, i: number): string {
+function quoteSlow(s: string): string {
   const len = s.length;
   let res = '"';
   let run = 0;
-  for (; i < len; i++) {
+  for (let i = 0; i < len; i++) {
     const c = s.charCodeAt(i);
     let esc: string;
     if (c < 0x20) esc = ESCAPES[c] as string;

@@ -381,6 +381,32 @@ describe("stringify: errors", () => {
     );
   });
 
+  it("reports an exhausted call stack as a JsonStringifyError", () => {
+    const ErrorClass = JsonStringifyError;
+    const write = stringify;
+    const endless = { toJSON: (): unknown => ({ again: endless }) };
+    expect(() => write(endless)).toThrow(ErrorClass);
+    let deep: JsonValue = [];
+    for (let i = 1; i < MAX_NESTING_DEPTH; i++) deep = [deep];
+    const outcomes = new Set<string>();
+    const dive = (): boolean => {
+      try {
+        if (dive()) return true;
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+      }
+      try {
+        write(deep);
+        return true;
+      } catch (e) {
+        outcomes.add(e instanceof ErrorClass ? e.reason : "other");
+        return false;
+      }
+    };
+    expect(dive()).toBe(true);
+    expect([...outcomes].some((r) => r.includes("call stack"))).toBe(true);
+  });
+
   it("lets errors thrown by toJSON() through unchanged", () => {
     const boom = new Error("boom");
     expect(() =>
