@@ -548,7 +548,7 @@ describe("karton-system recovery of dead consumers", () => {
       "task requeued",
     );
     expect(await statusOf(uid)).toBe(TaskState.Spawned);
-    expect(system.text).toMatch(new RegExp(`requeued for c\\.rec.*|${escape(uid)}.*c\\.rec`));
+    expect(system.text).toMatch(new RegExp(`requeued for c\\.rec.*|${escapeRegExp(uid)}.*c\\.rec`));
 
     await die();
     await waitUntil(async () => (await statusOf(uid)) === TaskState.Crashed, 20_000, "task crashed");
@@ -564,6 +564,6 @@ describe("karton-system recovery of dead consumers", () => {
   }, 60_000);
 });
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
