@@ -121,6 +121,7 @@ export async function serviceTestEnv(
     lazyConnect: true,
     maxRetriesPerRequest: 1,
   });
+  redis.on("error", () => {}); // fault tests restart the server under this connection
   await redis.connect();
   await redis.flushdb();
   const base: ConfigDict = {
