@@ -85,7 +85,8 @@ export interface KartonBackend {
   claimTask(identity: string, blockSeconds: number): Promise<string | null>;
   /**
    * Writes the final document of a claimed task and releases the claim in one atomic step;
-   * `metrics` are incremented for `identity` in the same step.
+   * `metrics` are incremented for `identity` in the same step, only when this call released the
+   * claim (a retried or repeated completion writes the document again but never counts twice).
    */
   completeClaimed(task: Task, identity: string, metrics: KartonMetric[]): Promise<void>;
   /**

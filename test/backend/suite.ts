@@ -376,6 +376,19 @@ export function backendSuite(name: string, make: () => Promise<BackendUnderTest>
         expect(await other.abandonedClaims()).toEqual([]);
       });
 
+      it("a repeated completion writes the document again but counts the metrics once", async () => {
+        await routeTo("suite.twice", [newTask()]);
+        await b.heartbeat("consumer", "suite.twice", 30);
+        const uid = (await b.claimTask("suite.twice", 1))!;
+        const task = (await b.getTask(uid))!;
+        task.setStatus(TaskState.Finished);
+        await b.completeClaimed(task, "suite.twice", [KartonMetric.Consumed]);
+        task.setStatus(TaskState.Crashed);
+        await b.completeClaimed(task, "suite.twice", [KartonMetric.Consumed]);
+        expect((await b.getTask(uid))!.status).toBe(TaskState.Crashed);
+        expect((await b.getMetrics())[KartonMetric.Consumed]).toEqual({ "suite.twice": 1 });
+      });
+
       it("handBackClaimed puts the task back at the head of its queue", async () => {
         const forks = await routeTo("suite.back", [newTask(), newTask()]);
         await b.heartbeat("consumer", "suite.back", 30);

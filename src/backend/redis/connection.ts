@@ -156,6 +156,9 @@ export function ioredisOptions(target: RedisTarget, options: ConnectionOptions):
       // No command timeout: a BLMOVE must be allowed to block. A zombie connection is still
       // detected: ioredis resolves a blocking command as "timed out" after its own timeout + 100 ms.
       result.blockingTimeout = 60_000;
+      // Generous: a reply later than timeout + grace is treated as "nothing" while the server may
+      // have moved a uid (found again by the orphan check of the claim list).
+      result.blockingTimeoutGrace = 2000;
       result.maxRetriesPerRequest = OFFLINE_MAX_RETRIES;
       break;
     case "subscriber":

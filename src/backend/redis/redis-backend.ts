@@ -114,6 +114,7 @@ export class RedisBackend implements KartonBackend {
   readonly #started = nowSeconds();
   #withoutCredentials = false;
   #credentialsChecked = false;
+  #versionChecked = false;
   #closed = false;
   #registration: Registration | null = null;
   #warnedUnregistered = false;
@@ -216,6 +217,17 @@ export class RedisBackend implements KartonBackend {
       const reply = await this.#main.ping();
       if (reply !== "PONG") throw new Error(`unexpected PING reply ${JSON.stringify(reply)}`);
     });
+    if (!this.#versionChecked) {
+      const info = await this.#r("INFO server", () => this.#main.info("server"));
+      const version = /redis_version:(\d+)\.(\d+)/.exec(info);
+      if (version && (Number(version[1]) < 6 || (Number(version[1]) === 6 && Number(version[2]) < 2))) {
+        throw new Error(
+          `Redis at ${this.target.display} is version ${version[1]}.${version[2]}; karton-ts needs Redis 6.2 or ` +
+            "newer (LMOVE/BLMOVE for atomic claims)",
+        );
+      }
+      this.#versionChecked = true;
+    }
   }
 
   async close(): Promise<void> {
