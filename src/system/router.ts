@@ -8,7 +8,7 @@
  */
 import type { KartonBackend } from "../backend/backend.js";
 import type { RoutePlan } from "../backend/types.js";
-import type { Logger } from "../service/logging.js";
+import { type Logger, LogLevel, type LogRecord } from "../service/logging.js";
 import { parseTask } from "../task/document.js";
 import { isTaskState } from "../task/enums.js";
 import { nowSeconds, type Task } from "../task/task.js";
@@ -132,8 +132,7 @@ export class Router {
     }
     for (const record of outcome.plan.quarantined) this.#log.error(`${record.reason}; quarantined`);
     this.#logBindErrors(outcome.bindErrors);
-    for (const task of outcome.routed)
-      this.#log.info(`[${task.rootUid}] Processing task ${shortUid(task.uid)}`);
+    this.#logProcessing(outcome.routed);
 
     this.#pending = outcome.plan;
     await this.#apply(outcome.plan);
@@ -144,6 +143,40 @@ export class Router {
       quarantined: outcome.plan.quarantined.length,
       missing: outcome.missing.length,
     };
+  }
+
+  /**
+   * "[<root_uid>] Processing task <short uid>" at INFO for every routed task, as Python. This is the
+   * hot path of the router (one record per task), so the records are handed to the logger's
+   * handlers directly with a fixed source location instead of capturing a stack trace for each.
+   */
+  #logProcessing(routed: readonly { uid: string; rootUid: string }[]): void {
+    const log = this.#log;
+    if (routed.length === 0 || !log.isEnabledFor(LogLevel.INFO)) return;
+    const handlers = log.handlers;
+    if (handlers.length === 0) return;
+    const created = Date.now() / 1000;
+    for (const task of routed) {
+      const record: LogRecord = {
+        name: log.name,
+        levelno: LogLevel.INFO,
+        levelname: "INFO",
+        message: `[${task.rootUid}] Processing task ${shortUid(task.uid)}`,
+        created,
+        filename: "router.ts",
+        module: "router",
+        lineno: 0,
+        funcName: "routeBatch",
+        extra: {},
+      };
+      for (const handler of handlers) {
+        try {
+          handler.handle(record);
+        } catch {
+          // a failing handler must not stop routing (the logger reports its own failures)
+        }
+      }
+    }
   }
 
   async #apply(plan: RoutePlan): Promise<void> {
