@@ -175,7 +175,7 @@ describe("karton-system command sequence vs the Python 5.9.1 trace", () => {
       expire,
     );
     expect(forkSet).toBeGreaterThan(expire);
-    const forkUid = (commands[forkSet]?.args[1] as string).slice("karton.task:".length);
+    const forkUid = String(commands[forkSet]?.args[1]).slice("karton.task:".length);
     const fork = parseTask(commands[forkSet]?.args[2] as string, { decodeResources: false });
     expect(fork).toMatchObject({ uid: forkUid, origUid: task.uid, status: TaskState.Spawned });
     expect(fork.headers.receiver).toBe("fixture.trace-consumer");
