@@ -415,6 +415,22 @@ describe("karton-system garbage collection", () => {
     expect(await system.stop()).toBe(0);
   });
 
+  it("deletes unversioned objects with an explicit 'null' version id with enable_null_version_deletion", async () => {
+    await env.objects.putObject(env.bucket, "orphan-null", Buffer.from("abc"));
+    expect((await env.objects.listObjectVersions(env.bucket)).get("orphan-null")).toEqual(["null"]);
+    const system = startSystem(
+      ["--gc-interval", "1", "--disable-router"],
+      iniFile({ enable_null_version_deletion: "true" }),
+    );
+    await system.waitFor(/enable_null_version_deletion:\tTrue/);
+    await waitUntil(
+      async () => (await env.objects.headObject(env.bucket, "orphan-null")) === null,
+      20_000,
+      "object deleted",
+    );
+    expect(await system.stop()).toBe(0);
+  });
+
   it("applies the timeouts: crash (or delete) Started, delete old Crashed and orphaned Declared", async () => {
     const started = await store(aged(TaskState.Started, 30, { type: "x", receiver: "c.s" }));
     const freshStarted = await store(aged(TaskState.Started, 0, { type: "x", receiver: "c.s" }));
