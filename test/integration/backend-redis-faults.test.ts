@@ -111,6 +111,27 @@ describe("Redis restart under a connected backend", () => {
   });
 });
 
+describe("lost claim replies", () => {
+  it("a uid in our claim list that we never received is taken after a second look", async () => {
+    const redis = await server();
+    const events: string[] = [];
+    const b = backend({ redis: base(redis.port), objects: noObjects, onEvent: (_l, m) => events.push(m) });
+    await b.ping();
+    await b.heartbeat("consumer", "fault.orphan", 30);
+    expect(await b.claimTask("fault.orphan", 0)).toBeNull();
+    // As if the server moved a uid for us and the reply was lost with the connection.
+    const r = admin(redis.port);
+    await r.select(3);
+    await r.rpush(`karton.ts.claims:${b.instanceId}`, "{root}:lost");
+    await r.client("KILL", "TYPE", "normal", "SKIPME", "yes"); // drops our connections: check due
+    await new Promise((resolve) => setTimeout(resolve, 500)); // reconnected
+    expect(await b.claimTask("fault.orphan", 0)).toBeNull(); // first look: only a suspect
+    await new Promise((resolve) => setTimeout(resolve, 3200));
+    expect(await b.claimTask("fault.orphan", 0)).toBe("{root}:lost");
+    expect(events.some((m) => m.includes("{root}:lost") && m.includes("lost reply"))).toBe(true);
+  });
+});
+
 describe("authentication fall-back (spec §1.2)", () => {
   it("connects without credentials when the server has no password, and says so", async () => {
     const redis = await server();

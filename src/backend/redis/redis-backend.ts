@@ -71,6 +71,8 @@ const CHUNK = 1000;
 export const CLAIM_POLL_SECONDS = 0.5;
 /** Claim lists are re-read for orphans (claims whose reply was lost) at least this often. */
 const ORPHAN_CHECK_INTERVAL_MS = 15_000;
+/** A suspected orphan is confirmed by a second look this much later. */
+const ORPHAN_CONFIRM_MS = 3000;
 /** Quarantine records keep at most this many characters of the offending value. */
 const QUARANTINE_RAW_LIMIT = 64 * 1024;
 
@@ -121,7 +123,8 @@ export class RedisBackend implements KartonBackend {
 
   /** Uids this instance claimed and has not completed yet (see #adoptOrphans). */
   readonly #held = new Set<string>();
-  #claimsInFlight = 0;
+  /** Listed in our claim list but not held at the last check (see #adoptOrphans). */
+  #suspects = new Set<string>();
   #orphanCheck: Promise<void> | null = null;
   #orphanCheckDue = true;
   #lastOrphanCheck = 0;
@@ -406,9 +409,8 @@ export class RedisBackend implements KartonBackend {
   // ---- consumer ---------------------------------------------------------------------------------
 
   async claimTask(identity: string, blockSeconds: number): Promise<string | null> {
-    while (this.#orphanCheck) await this.#orphanCheck;
     if (
-      this.#claimsInFlight === 0 &&
+      this.#orphanCheck === null &&
       (this.#orphanCheckDue || Date.now() - this.#lastOrphanCheck > ORPHAN_CHECK_INTERVAL_MS)
     ) {
       const check = this.#adoptOrphans().finally(() => {
@@ -424,35 +426,34 @@ export class RedisBackend implements KartonBackend {
     const claims = claimsKey(this.instanceId);
     const queues = consumerQueueKeys(identity);
     const deadline = Date.now() + Math.max(0, blockSeconds) * 1000;
-    this.#claimsInFlight++;
-    try {
-      for (;;) {
-        const uid = (await this.#r(`claim for ${identity}`, () =>
-          runScript(this.#main, "claimTask", [...queues, claims], []),
-        )) as string | null;
-        if (uid !== null) return this.#hold(uid);
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) return null;
-        const wait = Math.max(0.01, Math.min(remaining / 1000, CLAIM_POLL_SECONDS));
-        const moved = await this.#blocking(`BLMOVE ${queues[2]}`, (conn) =>
-          conn.blmove(queues[2], claims, "LEFT", "RIGHT", wait.toFixed(3)),
-        );
-        if (moved !== null) return this.#hold(moved);
-      }
-    } finally {
-      this.#claimsInFlight--;
+    for (;;) {
+      const uid = (await this.#r(`claim for ${identity}`, () =>
+        runScript(this.#main, "claimTask", [...queues, claims], []),
+      )) as string | null;
+      if (uid !== null) return this.#hold(uid);
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return null;
+      const wait = Math.max(0.01, Math.min(remaining / 1000, CLAIM_POLL_SECONDS));
+      const moved = await this.#blocking(`BLMOVE ${queues[2]}`, (conn) =>
+        conn.blmove(queues[2], claims, "LEFT", "RIGHT", wait.toFixed(3)),
+      );
+      if (moved !== null) return this.#hold(moved);
     }
   }
 
   #hold(uid: string): string {
     this.#held.add(uid);
+    this.#suspects.delete(uid);
     return uid;
   }
 
   /**
-   * Claims whose reply was lost (connection dropped after the server moved the uid) sit in our
-   * claim list without us knowing. They are re-read when a connection closed and every 15 s, while
-   * no claim is in flight, and handed out before new ones.
+   * Claims whose reply was lost (the connection dropped after the server moved the uid, or a
+   * blocking reply came after the client gave up) sit in our claim list without us knowing. The list
+   * is re-read after a connection closed and every 15 s. A uid we do not hold may also be a claim
+   * whose reply is simply still on its way (other claims run concurrently), so it is only a suspect
+   * at first; still unknown and still listed at the next check (~3 s later) it is an orphan, handed
+   * out before new claims.
    */
   async #adoptOrphans(): Promise<void> {
     this.#orphanCheckDue = false;
@@ -460,12 +461,21 @@ export class RedisBackend implements KartonBackend {
     const listed = await this.#r("LRANGE of the claim list", () =>
       this.#main.lrange(claimsKey(this.instanceId), 0, -1),
     );
-    for (const uid of listed) {
-      if (this.#held.has(uid) || this.#orphans.includes(uid)) continue;
+    const unknown = listed.filter((uid) => !this.#held.has(uid) && !this.#orphans.includes(uid));
+    const previous = this.#suspects;
+    this.#suspects = new Set();
+    for (const uid of unknown) {
+      if (!previous.has(uid)) {
+        this.#suspects.add(uid);
+        continue;
+      }
       this.#event("warning", `claim ${uid} found in the claim list of this instance (lost reply); taking it`);
       this.#held.add(uid);
       this.#orphans.push(uid);
     }
+    // Confirm the suspects soon rather than in 15 s.
+    if (this.#suspects.size > 0)
+      this.#lastOrphanCheck = Date.now() - ORPHAN_CHECK_INTERVAL_MS + ORPHAN_CONFIRM_MS;
   }
 
   async #blocking<T>(operation: string, fn: (conn: Redis) => Promise<T>): Promise<T> {
