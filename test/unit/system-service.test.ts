@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { KartonConfig } from "../../src/config/config.js";
 import type { JsonObject } from "../../src/json/index.js";
-import { SystemService, effectiveConfigMessage } from "../../src/system/system-service.js";
+import { effectiveConfigMessage, SystemService } from "../../src/system/system-service.js";
 import { readFixtureJson } from "../helpers/fixtures.js";
 
 function configFor(argv: string[], dict: Parameters<typeof KartonConfig.fromDict>[0] = {}) {
