@@ -17,6 +17,7 @@ export {
   type CompiledBinds,
   type FilterCompiler,
   type FilterMatcher,
+  type FilterValidator,
   type InvalidBind,
   planRoute,
   type RouteOptions,
