@@ -162,6 +162,7 @@ export class GarbageCollector {
     this.#entries = [];
     this.#entryIndex = 0;
     this.#phase = "binds";
+    this.#log.debug("GC: pass started");
   }
 
   /** Runs a whole pass (tests, tools); returns its figures. */
