@@ -1,4 +1,5 @@
 import type { Bind } from "../bind/bind.js";
+import type { JsonObject } from "../json/values.js";
 import type { ParseTaskOptions } from "../task/document.js";
 import type { TaskState } from "../task/enums.js";
 import type { Task } from "../task/task.js";
@@ -148,6 +149,11 @@ export interface KartonBackend {
   restartTask(fork: Task, old: Task): Promise<void>;
   /** Lengths of a consumer's queues (bare legacy list and the three priorities). */
   queueLengths(identity: string): Promise<{ bare: number; high: number; normal: number; low: number }>;
+  /**
+   * Task tracking records (`karton.outputs:<origin>`, spec §5.4): for every producer identity, the
+   * header sets of the tasks it sent that were routed. Members that are not JSON objects are skipped.
+   */
+  getOutputs(): Promise<Map<string, JsonObject[]>>;
 
   // ---- quarantine (karton-ts extension) -------------------------------------------------------
   quarantine(records: QuarantineRecord[]): Promise<void>;

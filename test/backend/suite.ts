@@ -590,6 +590,37 @@ export function backendSuite(name: string, make: () => Promise<BackendUnderTest>
         expect(await b.queueLengths("suite.restart")).toEqual({ bare: 0, high: 1, normal: 2, low: 0 });
         expect(await b.queueLengths("suite.nobody")).toEqual({ bare: 0, high: 0, normal: 0, low: 0 });
       });
+
+      it("getOutputs returns the routed header sets per origin, skipping unreadable members", async () => {
+        expect(await b.getOutputs()).toEqual(new Map());
+        const a = new Task({ type: "sample", origin: "suite.p1" });
+        const c = new Task({ type: "config", origin: "suite.p1" });
+        const d = new Task({ type: "blob", origin: "suite.p:2" });
+        for (const task of [a, c, d]) {
+          await b.declareTask(task);
+          await b.enqueueUnrouted(task, String(task.headers.origin));
+        }
+        expect(await b.takeUnrouted(3, 1)).toHaveLength(3);
+        const plan = planFor([a, c, d], []);
+        // the same header set twice is one member; junk members are skipped
+        plan.outputs.push(
+          plan.outputs[0]!,
+          { origin: "suite.p1", member: "not json" },
+          { origin: "suite.p1", member: "[1]" },
+        );
+        await b.applyRoutePlan(plan);
+        const outputs = await b.getOutputs();
+        expect([...outputs.keys()].sort()).toEqual(["suite.p1", "suite.p:2"]);
+        const sortByType = (sets: unknown[]) =>
+          [...(sets as Record<string, string>[])].sort((x, y) =>
+            String(x.type).localeCompare(String(y.type)),
+          );
+        expect(sortByType(outputs.get("suite.p1")!)).toEqual([
+          { type: "config", origin: "suite.p1" },
+          { type: "sample", origin: "suite.p1" },
+        ]);
+        expect(outputs.get("suite.p:2")).toEqual([{ type: "blob", origin: "suite.p:2" }]);
+      });
     });
 
     describe("metrics", () => {

@@ -18,7 +18,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { type Bind, parseBind, serializeBind } from "../../bind/bind.js";
 import { parse } from "../../json/index.js";
-import { isJsonObject } from "../../json/values.js";
+import { isJsonObject, type JsonObject } from "../../json/values.js";
 import { type ParseTaskOptions, parseTask, serializeTask } from "../../task/document.js";
 import { TaskState } from "../../task/enums.js";
 import { nowSeconds, type Task } from "../../task/task.js";
@@ -36,7 +36,9 @@ import {
   logChannel,
   logPattern,
   metricsKey,
+  OUTPUTS_KEY_PREFIX,
   outputsKey,
+  parseOutputMembers,
   QUARANTINE_KEY,
   QUARANTINE_MAX_RECORDS,
   queueKey,
@@ -671,6 +673,16 @@ export class MemoryBackend implements KartonBackend {
       consumerQueueKeys(identity).map((key) => this.store.llen(key)),
     );
     return { bare: bare ?? 0, high: high ?? 0, normal: normal ?? 0, low: low ?? 0 };
+  }
+
+  async getOutputs(): Promise<Map<string, JsonObject[]>> {
+    const sets = await this.#op("SCAN of karton.outputs:*", () =>
+      this.store.setKeys(OUTPUTS_KEY_PREFIX).map((key) => [key, this.store.smembers(key)] as const),
+    );
+    const out = new Map<string, JsonObject[]>();
+    for (const [key, members] of sets)
+      out.set(key.slice(OUTPUTS_KEY_PREFIX.length), parseOutputMembers(members));
+    return out;
   }
 
   // ---- quarantine -------------------------------------------------------------------------------

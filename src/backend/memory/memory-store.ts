@@ -339,6 +339,14 @@ export class MemoryStore {
     return [...(this.#sets.get(key) ?? [])];
   }
 
+  /** Live set keys starting with `prefix`, in insertion order (a snapshot, like a full SCAN). */
+  setKeys(prefix: string): string[] {
+    this.#sweep(true);
+    const out: string[] = [];
+    for (const key of this.#sets.keys()) if (key.startsWith(prefix)) out.push(key);
+    return out;
+  }
+
   // ---- expiry -------------------------------------------------------------------------------------
 
   /** Deletes `key` when its TTL has passed. */

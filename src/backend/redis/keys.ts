@@ -5,6 +5,8 @@
  * names MUST stay byte-identical. The second part holds karton-ts extensions: all of them start with
  * `karton.ts.`, a prefix Python never reads, scans (`karton.task:*` does not match it) nor deletes.
  */
+import { parse } from "../../json/index.js";
+import { isJsonObject, type JsonObject } from "../../json/values.js";
 import type { TaskPriority } from "../../task/enums.js";
 import { KartonMetric } from "../types.js";
 
@@ -63,9 +65,26 @@ export const ALL_METRICS: readonly KartonMetric[] = [
   KartonMetric.GarbageCollected,
 ];
 
+/** Prefix of the task tracking sets `karton.outputs:<origin>`. */
+export const OUTPUTS_KEY_PREFIX = "karton.outputs:";
+
 /** `karton.outputs:<origin>` (task tracking, spec §5.4). */
 export function outputsKey(origin: string): string {
-  return `karton.outputs:${origin}`;
+  return `${OUTPUTS_KEY_PREFIX}${origin}`;
+}
+
+/** Members of a `karton.outputs:*` set (header-set JSON), parsed; members that are not JSON objects are skipped. */
+export function parseOutputMembers(members: readonly string[]): JsonObject[] {
+  const out: JsonObject[] = [];
+  for (const member of members) {
+    try {
+      const value = parse(member);
+      if (isJsonObject(value)) out.push(value);
+    } catch {
+      // not written by a router: ignore
+    }
+  }
+  return out;
 }
 
 /** `karton.log.<level>.<identity>`; the level is lower-cased as Python does. */

@@ -9,7 +9,7 @@ import type { Redis } from "ioredis";
 import { type Bind, parseBind, serializeBind } from "../../bind/bind.js";
 import type { RedisOptions } from "../../config/options.js";
 import { parse } from "../../json/index.js";
-import { isJsonObject } from "../../json/values.js";
+import { isJsonObject, type JsonObject } from "../../json/values.js";
 import { type ParseTaskOptions, parseTask, serializeTask } from "../../task/document.js";
 import { TaskState } from "../../task/enums.js";
 import { nowSeconds, type Task } from "../../task/task.js";
@@ -53,7 +53,9 @@ import {
   logChannel,
   logPattern,
   metricsKey,
+  OUTPUTS_KEY_PREFIX,
   outputsKey,
+  parseOutputMembers,
   QUARANTINE_KEY,
   QUARANTINE_MAX_RECORDS,
   queueKey,
@@ -823,6 +825,36 @@ export class RedisBackend implements KartonBackend {
       return (res ?? []).map(([, n]) => Number(n));
     });
     return { bare: lengths[0] ?? 0, high: lengths[1] ?? 0, normal: lengths[2] ?? 0, low: lengths[3] ?? 0 };
+  }
+
+  async getOutputs(): Promise<Map<string, JsonObject[]>> {
+    const pattern = `${OUTPUTS_KEY_PREFIX}*`;
+    const keys = new Set<string>();
+    let cursor = "0";
+    do {
+      const [next, found] = await this.#r(`SCAN MATCH ${pattern}`, () =>
+        this.#main.scan(cursor, "MATCH", pattern, "COUNT", 1000),
+      );
+      cursor = next;
+      for (const key of found) keys.add(key);
+    } while (cursor !== "0");
+    const out = new Map<string, JsonObject[]>();
+    const all = [...keys];
+    for (let i = 0; i < all.length; i += CHUNK) {
+      const chunk = all.slice(i, i + CHUNK);
+      const res = await this.#r("SMEMBERS of karton.outputs:*", async () => {
+        const pipe = this.#main.pipeline();
+        for (const key of chunk) pipe.smembers(key);
+        const r = await pipe.exec();
+        throwFirstError(r);
+        return r ?? [];
+      });
+      chunk.forEach((key, j) => {
+        const members = (res[j]?.[1] as string[] | undefined) ?? [];
+        out.set(key.slice(OUTPUTS_KEY_PREFIX.length), parseOutputMembers(members));
+      });
+    }
+    return out;
   }
 
   // ---- quarantine -------------------------------------------------------------------------------
