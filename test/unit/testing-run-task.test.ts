@@ -164,7 +164,7 @@ describe("runTask", () => {
     expect(karton.hooks).toBe(0);
     expect(karton.seen[0]?.signal.aborted).toBe(false);
     expect(await karton.backend.getTask(input.uid)).toBeNull();
-    expect(await karton.backend.getTask((karton.seen[0]?.task as Task).uid)).toBeNull();
+    expect(await karton.backend.getTask((karton.seen[0] as { task: Task }).task.uid)).toBeNull();
   });
 
   it("lets errors of process() reach the test", async () => {
