@@ -17,6 +17,8 @@ export interface PrivateRedis {
   start(): Promise<void>;
   /** Stops the server (SIGTERM to our child, then SIGKILL after 5 s) and waits for its exit. */
   stop(): Promise<void>;
+  /** Kills the server with SIGKILL (a crash: no shutdown save) and waits for its exit. */
+  kill(): Promise<void>;
   /** Stops it and removes its directory. */
   destroy(): Promise<void>;
 }
@@ -89,11 +91,11 @@ export async function privateRedis(extraArgs: string[] = []): Promise<PrivateRed
     }
   };
 
-  const stop = async (): Promise<void> => {
+  const stop = async (signal: NodeJS.Signals = "SIGTERM"): Promise<void> => {
     const proc = child;
     if (!proc) return;
     child = null;
-    proc.kill("SIGTERM");
+    proc.kill(signal);
     const timer = setTimeout(() => proc.kill("SIGKILL"), 5000);
     await exited;
     clearTimeout(timer);
@@ -104,7 +106,8 @@ export async function privateRedis(extraArgs: string[] = []): Promise<PrivateRed
     port,
     dir,
     start,
-    stop,
+    stop: () => stop(),
+    kill: () => stop("SIGKILL"),
     async destroy() {
       await stop();
       await rm(dir, { recursive: true, force: true });
