@@ -31,6 +31,7 @@ import {
   readDashboardOptions,
   readKartonOptions,
   readLoggingOptions,
+  readMaxTaskSize,
   readRedisOptions,
   readS3Options,
   readSignalingOptions,
@@ -398,6 +399,11 @@ export class KartonConfig {
   /** `[system]` options of karton-system (router and garbage collector). */
   systemOptions(): SystemOptions {
     return readSystemOptions(this);
+  }
+
+  /** `[system] max_task_size` (bytes, 0 = no limit), without validating the rest of `[system]`. */
+  maxTaskSize(): number {
+    return readMaxTaskSize(this);
   }
 
   /** `[dashboard]` options. */

@@ -28,6 +28,7 @@ export const CONFIG_DEFAULTS = {
     taskTrackingTtl: 2592000,
     taskClaimTimeout: 60,
     taskMaxAttempts: 3,
+    maxTaskSize: 16 * 1024 * 1024,
   },
   dashboard: { basePath: "", listen: "127.0.0.1:5000" },
 } as const;
@@ -146,6 +147,13 @@ export interface SystemOptions {
    * recovered task is handed out before it is marked crashed.
    */
   taskMaxAttempts: number;
+  /**
+   * `max_task_size`, default 16777216 (16 MiB), ≥ 0; 0 = no limit. **karton-ts only** (ignored by
+   * Python): the largest task document, in bytes of its JSON text, that a karton-ts producer sends
+   * (`sendTask` refuses larger ones) and that the karton-ts router routes (larger documents are
+   * quarantined, never routed). Read from `[system]` by producers too, so one setting covers both.
+   */
+  maxTaskSize: number;
 }
 
 /** `[dashboard]`. */
@@ -383,7 +391,16 @@ export function readSystemOptions(config: KartonConfig): SystemOptions {
     taskTrackingTtl: int("task_tracking_ttl", d.taskTrackingTtl, 1),
     taskClaimTimeout: int("task_claim_timeout", d.taskClaimTimeout, 1),
     taskMaxAttempts: int("task_max_attempts", d.taskMaxAttempts, 1),
+    maxTaskSize: readMaxTaskSize(config),
   };
+}
+
+/**
+ * `[system] max_task_size` alone (producers read it without validating the rest of `[system]`):
+ * bytes, default 16 MiB, 0 = no limit.
+ */
+export function readMaxTaskSize(config: KartonConfig): number {
+  return intOption(config, "system", "max_task_size", CONFIG_DEFAULTS.system.maxTaskSize, 0);
 }
 
 const LISTEN = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/;

@@ -3,6 +3,7 @@
  */
 import type { KartonBackend } from "../backend/backend.js";
 import type { LocalResource } from "../resource/local-resource.js";
+import { serializeTask } from "../task/document.js";
 import { TaskState } from "../task/enums.js";
 import { nowSeconds, type Task } from "../task/task.js";
 import { SendTaskError } from "./errors.js";
@@ -19,6 +20,8 @@ export interface TaskSender {
   readonly context: TaskContext | undefined;
   /** Connects to the store (memoised). */
   connect(): Promise<void>;
+  /** `[system] max_task_size`: largest task document in bytes; 0 or undefined = no limit. */
+  readonly maxTaskSize?: number;
 }
 
 /**
@@ -26,7 +29,8 @@ export interface TaskSender {
  * 1. while a task is processed, make it a child of that task (`task.inheritFrom`, §2.7);
  * 2. `last_update = now`, `headers.origin = identity`;
  * 3. give local resources without a bucket the default bucket, compute their size and sha256;
- * 4. store the document, status Declared (`declareTask`);
+ * 4. refuse a document over `[system] max_task_size` bytes, then store it, status Declared
+ *    (`declareTask`);
  * 5. upload the local resources (streamed);
  * 6. queue it for routing and count it as produced (`enqueueUnrouted`).
  *
@@ -68,6 +72,20 @@ export async function sendTaskFrom(sender: TaskSender, task: Task): Promise<bool
   }
   for (const resource of resources) {
     await step(task, "prepare", `preparing resource "${resource.name}"`, () => resource.prepare());
+  }
+  const limit = sender.maxTaskSize ?? 0;
+  if (limit > 0) {
+    // The document as stored (resource markers with their final size and sha256); karton-system
+    // would quarantine it instead of routing it, so refuse before anything is written or uploaded.
+    const size = Buffer.byteLength(serializeTask(task), "utf8");
+    if (size > limit) {
+      throw new SendTaskError(
+        task.uid,
+        "prepare",
+        `the task document is ${size} bytes, over the limit of ${limit} bytes ([system] max_task_size); ` +
+          "put large data in a resource instead of the payload",
+      );
+    }
   }
   await step(task, "declare", "storing the task document", () => sender.backend.declareTask(task));
   for (const resource of resources) {

@@ -192,6 +192,7 @@ export abstract class KartonServiceBase {
       log: this.log,
       context: this.#taskContext.getStore(),
       connect: () => this.connect(),
+      maxTaskSize: this.config.maxTaskSize(),
     };
   }
 

@@ -161,6 +161,11 @@ export interface RouteOptions {
   ttl: number;
   /** Identity written as `reporter` of quarantine records (default `karton.system`). */
   reporter?: string;
+  /**
+   * `[system] max_task_size`: documents longer than this many bytes (UTF-8) are quarantined
+   * instead of routed. 0 or undefined = no limit.
+   */
+  maxTaskSize?: number;
 }
 
 /** One routed (readable) task of the batch, for the "Processing task" log line. */
@@ -215,6 +220,7 @@ export function planRoute(
   const bindErrors: BindEvaluationError[] = [];
   const bindList = binds.binds;
   const nBinds = bindList.length;
+  const maxSize = options.maxTaskSize ?? 0;
 
   for (let i = 0; i < taken.length; i++) {
     const uid = taken[i] as string;
@@ -222,6 +228,20 @@ export function planRoute(
     if (raw === null) {
       missing.push(uid);
       continue;
+    }
+    if (maxSize > 0) {
+      const size = oversize(raw, maxSize);
+      if (size !== undefined) {
+        quarantined.push({
+          subject: uid,
+          kind: "task",
+          reason: `task ${uid} cannot be routed: the document is ${size} bytes, over the limit of ${maxSize} bytes ([system] max_task_size)`,
+          raw,
+          at: now,
+          reporter,
+        });
+        continue;
+      }
     }
     let doc: JsonValue;
     let task: Task;
@@ -327,6 +347,14 @@ function keyText(value: JsonValue): string {
   if (typeof value === "boolean") return value ? "True" : "False";
   if (isJsonObject(value) || Array.isArray(value)) return stringify(value, { sortKeys: false });
   return String(value);
+}
+
+/** The size in UTF-8 bytes of `text` when it is over `max` bytes, else undefined (cheap when far below). */
+export function oversize(text: string, max: number): number | undefined {
+  // Every UTF-16 unit is 1 to 3 UTF-8 bytes: only texts in between need counting.
+  if (text.length * 3 <= max) return undefined;
+  const size = Buffer.byteLength(text, "utf8");
+  return size > max ? size : undefined;
 }
 
 /** The message of an error, or its string form. */

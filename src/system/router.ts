@@ -42,6 +42,8 @@ export interface RouterOptions {
   taskTrackingTtl: number;
   /** Uids per batch (default 100, as Python's ≤ 101). */
   batchSize?: number;
+  /** `[system] max_task_size` in bytes; 0 or undefined = no limit. */
+  maxTaskSize?: number;
   /** Republish legacy operations on `karton.log.info.karton.operations` (log publishing on). */
   publishOperations?: boolean;
   /** Minimum interval between polls of the legacy `karton.operations` list, ms (default 1000). */
@@ -70,7 +72,10 @@ export class Router {
   readonly #backend: RouterBackend;
   readonly #log: Logger;
   readonly #quarantine: QuarantineReporter;
-  readonly #options: Required<Omit<RouterOptions, "compileFilters" | "validateFilters" | "now">>;
+  readonly #options: Required<
+    Omit<RouterOptions, "compileFilters" | "validateFilters" | "now" | "maxTaskSize">
+  >;
+  readonly #maxTaskSize: number;
   readonly #compiler: BindsCompiler;
   readonly #now: () => number;
   /** A plan that was made but could not be applied: retried before taking anything new. */
@@ -84,6 +89,7 @@ export class Router {
     this.#quarantine = quarantine;
     this.#now = options.now ?? nowSeconds;
     this.#compiler = new BindsCompiler(options.compileFilters, options.validateFilters);
+    this.#maxTaskSize = options.maxTaskSize ?? 0;
     this.#options = {
       identity: options.identity,
       taskTracking: options.taskTracking,
@@ -124,6 +130,7 @@ export class Router {
         taskTracking: this.#options.taskTracking,
         ttl: this.#options.taskTrackingTtl,
         reporter: this.#options.identity,
+        maxTaskSize: this.#maxTaskSize,
       },
       this.#now(),
     );

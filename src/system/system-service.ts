@@ -94,6 +94,7 @@ export function effectiveConfigMessage(o: SystemOptions): string {
     ["crash_started_tasks_on_timeout", o.crashStartedTasksOnTimeout],
     ["task_claim_timeout", o.taskClaimTimeout],
     ["task_max_attempts", o.taskMaxAttempts],
+    ["max_task_size", o.maxTaskSize],
   ];
   return `Effective config:\n${lines.map(([name, value]) => ` ${name}:\t${pyStr(value)}`).join("\n")}`;
 }
@@ -365,6 +366,7 @@ export class SystemService extends KartonServiceBase {
           taskTracking: o.enableTaskTracking,
           taskTrackingTtl: o.taskTrackingTtl,
           batchSize: t.batchSize,
+          maxTaskSize: o.maxTaskSize,
           publishOperations: this.logHandler !== undefined,
           // Binds are written by other processes: compile leniently so that an invalid operator fails
           // (= no match) exactly where Python's router would raise, and report what strict

@@ -357,6 +357,7 @@ describe("systemOptions", () => {
       taskTrackingTtl: 2592000,
       taskClaimTimeout: 60,
       taskMaxAttempts: 3,
+      maxTaskSize: 16777216,
     });
     expect(dict({}).systemOptions()).toEqual(CONFIG_DEFAULTS.system);
   });
@@ -376,6 +377,7 @@ describe("systemOptions", () => {
         task_tracking_ttl: "14",
         task_claim_timeout: "15",
         task_max_attempts: "16",
+        max_task_size: "17",
       },
     });
     expect(config.systemOptions()).toEqual({
@@ -391,6 +393,7 @@ describe("systemOptions", () => {
       taskTrackingTtl: 14,
       taskClaimTimeout: 15,
       taskMaxAttempts: 16,
+      maxTaskSize: 17,
     });
   });
 
@@ -402,6 +405,7 @@ describe("systemOptions", () => {
     ["task_tracking_ttl", "0", "an integer >= 1"],
     ["task_claim_timeout", "0", "an integer >= 1"],
     ["task_max_attempts", "0", "an integer >= 1"],
+    ["max_task_size", "-1", "an integer >= 0"],
     ["enable_gc", "2", "a boolean (1/yes/true/on or 0/no/false/off)"],
     ["enable_router", "x", "a boolean (1/yes/true/on or 0/no/false/off)"],
     ["crash_started_tasks_on_timeout", "x", "a boolean (1/yes/true/on or 0/no/false/off)"],

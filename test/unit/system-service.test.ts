@@ -102,6 +102,8 @@ describe("Effective config message", () => {
       gcInterval: 3600,
     });
     expect(ours.startsWith(`${python}\n`)).toBe(true);
-    expect(ours.slice(python.length)).toBe("\n task_claim_timeout:\t60\n task_max_attempts:\t3");
+    expect(ours.slice(python.length)).toBe(
+      "\n task_claim_timeout:\t60\n task_max_attempts:\t3\n max_task_size:\t16777216",
+    );
   });
 });
