@@ -1,13 +1,12 @@
 /**
- * Builds the backend a service or tool uses from its configuration: today the Redis + S3 backend.
- *
- * Hook for the embedded backend: when the configuration selects it (`[karton] backend = embedded`,
- * handled by whoever adds that backend), {@link createBackend} returns it instead — add the branch
- * marked "embedded backend" below; callers do not change.
+ * Builds the backend a service or tool uses from its configuration: the Redis + S3 backend, or the
+ * embedded one (./memory/) when the configuration selects it (`[karton] backend = embedded`, env
+ * `KARTON_KARTON_BACKEND=embedded`); callers do not change.
  */
 import type { KartonConfig } from "../config/config.js";
 import type { RedisOptions, S3Options } from "../config/options.js";
 import type { KartonBackend } from "./backend.js";
+import { createEmbeddedBackend, isEmbeddedBackendSelected } from "./memory/create-embedded-backend.js";
 import type { ConnectionEventLevel } from "./redis/connection.js";
 import { RedisBackend } from "./redis/redis-backend.js";
 import { S3ObjectStore } from "./s3/s3-object-store.js";
@@ -41,7 +40,8 @@ export type BackendConfig =
  * ConfigError when `[redis]`/`[s3]` are incomplete.
  */
 export function createBackend(config: BackendConfig, options: CreateBackendOptions): KartonBackend {
-  // embedded backend: `if (<config selects embedded>) return createEmbeddedBackend(config, options);`
+  // embedded backend (`[karton] backend = embedded`): no [redis]/[s3] needed, see ./memory/
+  if (isEmbeddedBackendSelected(config)) return createEmbeddedBackend(config, options);
   const redis = config.redisOptions();
   const s3 = config.s3Options();
   const onEvent = options.onEvent;

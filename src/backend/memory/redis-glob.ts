@@ -13,19 +13,35 @@
 
 /** True when `text` matches the Redis glob `pattern`. */
 export function redisGlobMatch(pattern: string, text: string): boolean {
-  return matchFrom(pattern, 0, text, 0, 0);
+  return matchFrom(pattern, 0, text, 0, 0, { skipLonger: false });
 }
 
 /** Compiles a pattern once for repeated use (same result as {@link redisGlobMatch}). */
 export function redisGlob(pattern: string): (text: string) => boolean {
   if (!/[*?[\\]/.test(pattern)) return (text) => text === pattern;
-  return (text) => matchFrom(pattern, 0, text, 0, 0);
+  return (text) => matchFrom(pattern, 0, text, 0, 0, { skipLonger: false });
 }
 
-/** Bounds the backtracking of pathological patterns (`*a*a*a*…b`), as Redis does since 7.0. */
+/** Bounds the recursion of pathological patterns (`*a*a*a*…b`), as Redis does since 7.0. */
 const MAX_NESTING = 1000;
 
-function matchFrom(pattern: string, p: number, text: string, s: number, nesting: number): boolean {
+/**
+ * Shared by the recursive calls of one match: once the rest of the pattern after a `*` matched
+ * nowhere in the rest of the text, longer matches of earlier `*` cannot help (Redis'
+ * `skipLongerMatches`), which keeps `*a*a*…b` linear instead of exponential.
+ */
+interface MatchState {
+  skipLonger: boolean;
+}
+
+function matchFrom(
+  pattern: string,
+  p: number,
+  text: string,
+  s: number,
+  nesting: number,
+  state: MatchState,
+): boolean {
   if (nesting > MAX_NESTING) return false;
   while (p < pattern.length && s < text.length) {
     const c = pattern[p]!;
@@ -34,8 +50,10 @@ function matchFrom(pattern: string, p: number, text: string, s: number, nesting:
         while (p + 1 < pattern.length && pattern[p + 1] === "*") p++;
         if (p + 1 === pattern.length) return true;
         for (let i = s; i < text.length; i++) {
-          if (matchFrom(pattern, p + 1, text, i, nesting + 1)) return true;
+          if (matchFrom(pattern, p + 1, text, i, nesting + 1, state)) return true;
+          if (state.skipLonger) return false;
         }
+        state.skipLonger = true;
         return false;
       }
       case "?":
