@@ -145,6 +145,7 @@ export class ArchiveExtractor extends Karton {
   }
 
   static override argsParser() {
+    // biome-ignore lint/complexity/noThisInStatic: `super` keeps `this` bound to the subclass (identity, version)
     return super
       .argsParser()
       .option("--max-depth <n>", "Nesting levels to extract", nonNegativeInteger("--max-depth"))
@@ -154,6 +155,7 @@ export class ArchiveExtractor extends Karton {
   }
 
   static override configFromArgs(config: KartonConfig, args: ServiceArgs): void {
+    // biome-ignore lint/complexity/noThisInStatic: `super` keeps `this` bound to the subclass
     super.configFromArgs(config, args);
     config.loadFromDict({
       extractor: {
