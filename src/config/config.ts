@@ -217,8 +217,12 @@ export class KartonConfig {
     }
   }
 
-  /** Throws a {@link ConfigError} unless `[s3]` and `[redis]` exist, listing what was read. */
+  /**
+   * Throws a {@link ConfigError} unless `[s3]` and `[redis]` exist, listing what was read. The
+   * embedded backend (`[karton] backend = embedded`) needs neither.
+   */
   checkRequiredSections(): void {
+    if (this.get("karton", "backend")?.trim().toLowerCase() === "embedded") return;
     const missing = ["s3", "redis"].filter((s) => !this.hasSection(s));
     if (missing.length === 0) return;
     const names = missing.map((s) => `[${s}]`).join(" and ");

@@ -335,16 +335,13 @@ describe("selection by configuration", () => {
       cwd: dir,
       homeDir: dir,
       etcDir: dir,
-      checkRequired: false,
     });
     const backend = createBackend(config, { identity: "" });
     cleanups.push(() => backend.close());
     expect(backend).toBeInstanceOf(MemoryBackend);
     expect(backend.defaultBucket).toBe("my-bucket");
-    // Without checkRequired: false, loading fails before the backend is chosen.
-    expect(() =>
-      KartonConfig.load({ env: { KARTON_KARTON_BACKEND: "embedded" }, cwd: dir, homeDir: dir, etcDir: dir }),
-    ).toThrow(ConfigError);
+    // Without the embedded backend the [redis] and [s3] sections are required again.
+    expect(() => KartonConfig.load({ env: {}, cwd: dir, homeDir: dir, etcDir: dir })).toThrow(ConfigError);
   });
 
   it("defaults to Redis and refuses unknown backends", async () => {

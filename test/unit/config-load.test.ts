@@ -390,6 +390,14 @@ describe("KartonConfig.load: required sections", () => {
     expect(error.section).toBe("redis");
   });
 
+  it("does not require [s3] or [redis] for the embedded backend", () => {
+    const t = tree({ cwd: "[karton]\nbackend = Embedded\n" });
+    expect(() => t.load({ checkRequired: true })).not.toThrow();
+    expect(() => tree({ cwd: "[karton]\nbackend = redis\n" }).load({ checkRequired: true })).toThrow(
+      /Missing \[s3\] and \[redis\]/,
+    );
+  });
+
   it("counts an empty [redis] section as missing (Python quirk)", () => {
     const t = tree({ cwd: "[s3]\naddress = http://x\n[redis]\n" });
     expect(errorOf(() => t.load({ checkRequired: true })).message).toContain("Missing [redis]");
