@@ -6,6 +6,8 @@
 export type { KartonBackend } from "./backend/backend.js";
 export { createBackend } from "./backend/create-backend.js";
 export { KartonMetric } from "./backend/types.js";
+// The embedded backend (`[karton] backend = embedded`): one process, no Redis, no S3
+export { LocalObjectStore, MemoryBackend, MemoryStore } from "./backend/memory/index.js";
 // Binds and backend
 export { type Bind, InvalidBindError } from "./bind/bind.js";
 // Configuration
