@@ -252,3 +252,49 @@ export async function collectAnalysis(backend: KartonBackend, rootUid: string): 
   }
   return new Analysis(root, tasks, unreadable);
 }
+
+export interface WaitForAnalysisOptions {
+  /** Give up after this many milliseconds (default 30 000). */
+  timeoutMs?: number;
+  /** Delay between two reads (default 50 ms). */
+  intervalMs?: number;
+}
+
+/**
+ * Waits until the analysis is complete and returns it: every task Finished or Crashed in two
+ * consecutive reads over the same set of tasks. (A read lists the documents, then fetches them: a
+ * task created in between — a fork, a child — is only seen by the next read, while its parent may
+ * already read Finished. Finished and Crashed tasks never change again, so two agreeing reads prove
+ * nothing is in flight.) Rejects after `timeoutMs` with the pending tasks in the message.
+ */
+export async function waitForAnalysis(
+  backend: KartonBackend,
+  rootUid: string,
+  options: WaitForAnalysisOptions = {},
+): Promise<Analysis> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
+  let settled: string | undefined;
+  for (;;) {
+    const analysis = await collectAnalysis(backend, rootUid);
+    if (analysis.complete) {
+      const signature = analysis.tasks
+        .map((n) => n.uid)
+        .sort()
+        .join("\n");
+      if (signature === settled) return analysis;
+      settled = signature;
+      continue;
+    }
+    settled = undefined;
+    if (Date.now() > deadline) {
+      const pending = analysis.pending.map(
+        (n) => `${n.uid} ${n.status}${n.receiver ? ` → ${n.receiver}` : ""}`,
+      );
+      throw new Error(
+        `analysis ${analysis.rootUid} not complete after ${timeoutMs} ms (${analysis.tasks.length} tasks, pending: ${pending.join(", ") || "none found"})`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
+  }
+}

@@ -16,6 +16,8 @@ export {
   resourceNames,
   rootUidOf,
   type UnreadableTask,
+  type WaitForAnalysisOptions,
+  waitForAnalysis,
 } from "./analysis.js";
 export {
   assertTasksEqual,
