@@ -40,5 +40,8 @@ const broken =
   report.orphanedObjects.length > 0 ||
   report.unexpectedExits.length > 0 ||
   Object.values(report.finalExitCodes).some((code) => code !== 0) ||
-  (report.maxClaimRecoveryMs ?? 0) > report.claimRecoveryBoundMs;
+  (report.maxClaimRecoveryMs ?? 0) > report.claimRecoveryBoundMs ||
+  report.faults.some((f) =>
+    (f.held ?? []).some((h) => h.requeuedAfterMs === null || h.recoveredAfterMs === null),
+  );
 process.exit(broken ? 1 : 0);

@@ -207,12 +207,16 @@ export class KartonConfig {
     return config;
   }
 
-  /** Sets every non-null value of `dict` (Python's `load_from_dict`). */
-  loadFromDict(dict: ConfigDict): void {
+  /**
+   * Sets every non-null value of `dict` (Python's `load_from_dict`). With `fromArgs`, error messages
+   * name "command-line arguments" as the source of these values.
+   */
+  loadFromDict(dict: ConfigDict, options: { fromArgs?: boolean } = {}): void {
+    const source: ConfigSource = options.fromArgs ? { kind: "arg" } : { kind: "dict" };
     for (const [section, values] of Object.entries(dict)) {
       for (const [option, value] of Object.entries(values)) {
         if (value === undefined || value === null) continue;
-        this.#put(section, option, value, { kind: "dict" });
+        this.#put(section, option, value, source);
       }
     }
   }

@@ -7,6 +7,7 @@ export { pyFloatRepr } from "./float.js";
 export { compareCodePoints } from "./keys.js";
 export { JsonParseError, MAX_NESTING_DEPTH, parse } from "./parse.js";
 export { JsonStringifyError, type StringifyOptions, stringify } from "./stringify.js";
+export { decodeUtf8Escaped, undecodableMessage } from "./utf8.js";
 export {
   isJsonObject,
   isPyFloat,

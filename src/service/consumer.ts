@@ -517,12 +517,15 @@ export abstract class Consumer extends KartonServiceBase {
 
   static override configFromArgs(config: KartonConfig, args: ServiceArgs): void {
     super.configFromArgs(config, args);
-    config.loadFromDict({
-      karton: {
-        persistent: args.nonPersistent === true ? false : undefined,
-        task_timeout: args.taskTimeout as number | undefined,
-        concurrency_limit: (args.concurrency ?? args.concurrencyLimit) as number | undefined,
+    config.loadFromDict(
+      {
+        karton: {
+          persistent: args.nonPersistent === true ? false : undefined,
+          task_timeout: args.taskTimeout as number | undefined,
+          concurrency_limit: (args.concurrency ?? args.concurrencyLimit) as number | undefined,
+        },
       },
-    });
+      { fromArgs: true },
+    );
   }
 }

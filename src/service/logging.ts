@@ -120,6 +120,11 @@ export interface LogRecord {
 /** Receives the records of a logger (and of its children). */
 export interface LogHandler {
   handle(record: LogRecord): void;
+  /**
+   * Several records at once (the router logs one per routed task); optional, the default is
+   * {@link handle} for each. Handlers implement it when they can do the work in one go (one write).
+   */
+  handleBatch?(records: readonly LogRecord[]): void;
 }
 
 /** Options of one logging call. */
@@ -326,6 +331,13 @@ export class ConsoleHandler implements LogHandler {
 
   handle(record: LogRecord): void {
     this.#stream.write(`${this.format(record)}\n`);
+  }
+
+  /** The lines of several records in one write. */
+  handleBatch(records: readonly LogRecord[]): void {
+    let text = "";
+    for (const record of records) text += `${this.format(record)}\n`;
+    if (text !== "") this.#stream.write(text);
   }
 }
 

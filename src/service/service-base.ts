@@ -235,10 +235,13 @@ export abstract class KartonServiceBase {
    * Override to map your own options, calling `super.configFromArgs(config, args)`.
    */
   static configFromArgs(config: KartonConfig, args: ServiceArgs): void {
-    config.loadFromDict({
-      karton: { identity: args.identity as string | undefined, debug: args.debug as boolean | undefined },
-      logging: { level: args.logLevel as string | undefined },
-    });
+    config.loadFromDict(
+      {
+        karton: { identity: args.identity as string | undefined, debug: args.debug as boolean | undefined },
+        logging: { level: args.logLevel as string | undefined },
+      },
+      { fromArgs: true },
+    );
   }
 
   /** Parses `argv` (node-style: `[node, script, ...args]`) with {@link argsParser}. */

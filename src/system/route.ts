@@ -10,7 +10,14 @@
 import type { BindsSnapshot } from "../backend/backend.js";
 import type { ForkPlan, QuarantineRecord, RoutePlan } from "../backend/types.js";
 import { type Bind, serializeBind } from "../bind/bind.js";
-import { isJsonObject, type JsonObject, type JsonValue, parse, stringify } from "../json/index.js";
+import {
+  isJsonObject,
+  type JsonObject,
+  type JsonValue,
+  parse,
+  stringify,
+  undecodableMessage,
+} from "../json/index.js";
 import { taskFromDocument } from "../task/document.js";
 import { TaskState } from "../task/enums.js";
 import type { Task } from "../task/task.js";
@@ -246,6 +253,8 @@ export function planRoute(
     let doc: JsonValue;
     let task: Task;
     try {
+      const undecodable = undecodableMessage(raw);
+      if (undecodable !== undefined) throw new Error(`the document is ${undecodable}`);
       try {
         doc = parse(raw);
       } catch (err) {

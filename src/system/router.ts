@@ -78,8 +78,13 @@ export class Router {
   readonly #maxTaskSize: number;
   readonly #compiler: BindsCompiler;
   readonly #now: () => number;
-  /** A plan that was made but could not be applied: retried before taking anything new. */
-  #pending: RoutePlan | undefined;
+  /**
+   * Plans made and not applied yet, oldest first. The first one may be being applied (`#applying`):
+   * after a full batch its apply runs while the next batch is taken and planned. A plan whose apply
+   * failed stays here and is retried (in order, the same forks) before anything new is taken.
+   */
+  #plans: RoutePlan[] = [];
+  #applying: Promise<void> | undefined;
   #lastLegacyPoll = 0;
   #bindErrorLog = new Map<string, { lastLogged: number; suppressed: number }>();
 
@@ -101,23 +106,34 @@ export class Router {
     };
   }
 
-  /** True while a planned batch still waits to be applied (its uids are claimed by this instance). */
+  /**
+   * True while a planned batch still waits to be applied (its uids are claimed by this instance):
+   * being applied after a full batch, or failed and waiting for a retry. See {@link flush}.
+   */
   get hasPending(): boolean {
-    return this.#pending !== undefined;
+    return this.#plans.length > 0;
   }
 
   /**
    * Routes one batch: takes up to `batchSize` uids (waiting up to `blockSeconds` for the first),
    * reads their documents and the binds, plans and applies. A plan that fails to apply is kept and
    * retried by the next call (the same forks, so a retry never routes twice). Throws on storage errors.
+   *
+   * After a full batch the apply is started but not awaited: it runs in Redis while the next call
+   * takes and plans the next batch (which waits for it before starting its own apply), so that the
+   * router and Redis work at the same time. A partial batch (the queue is drained) is applied before
+   * returning. Call {@link flush} before stopping.
    */
   async routeBatch(blockSeconds: number): Promise<BatchResult> {
-    if (this.#pending !== undefined) {
-      await this.#apply(this.#pending);
+    if (this.#plans.length > 0 && this.#applying === undefined) {
+      await this.flush();
       return EMPTY;
     }
     const taken = await this.#backend.takeUnrouted(this.#options.batchSize, blockSeconds);
-    if (taken.length === 0) return EMPTY;
+    if (taken.length === 0) {
+      await this.flush();
+      return EMPTY;
+    }
     const [raws, snapshot] = await Promise.all([this.#backend.getRawTasks(taken), this.#backend.getBinds()]);
     const binds = this.#compiler.compile(snapshot);
     await this.#reportInvalidBinds(binds);
@@ -141,8 +157,10 @@ export class Router {
     this.#logBindErrors(outcome.bindErrors);
     this.#logProcessing(outcome.routed);
 
-    this.#pending = outcome.plan;
-    await this.#apply(outcome.plan);
+    this.#plans.push(outcome.plan);
+    await this.#settle();
+    if (taken.length >= this.#options.batchSize) this.#startApply();
+    else await this.flush();
     return {
       taken: taken.length,
       routed: outcome.routed.length,
@@ -155,7 +173,8 @@ export class Router {
   /**
    * "[<root_uid>] Processing task <short uid>" at INFO for every routed task, as Python. This is the
    * hot path of the router (one record per task), so the records are handed to the logger's
-   * handlers directly with a fixed source location instead of capturing a stack trace for each.
+   * handlers directly, all at once, with a fixed source location instead of capturing a stack trace
+   * for each.
    */
   #logProcessing(routed: readonly { uid: string; rootUid: string }[]): void {
     const log = this.#log;
@@ -163,8 +182,9 @@ export class Router {
     const handlers = log.handlers;
     if (handlers.length === 0) return;
     const created = Date.now() / 1000;
+    const records: LogRecord[] = [];
     for (const task of routed) {
-      const record: LogRecord = {
+      records.push({
         name: log.name,
         levelno: LogLevel.INFO,
         levelname: "INFO",
@@ -175,21 +195,51 @@ export class Router {
         lineno: 0,
         funcName: "routeBatch",
         extra: {},
-      };
-      for (const handler of handlers) {
-        try {
-          handler.handle(record);
-        } catch {
-          // a failing handler must not stop routing (the logger reports its own failures)
-        }
+      });
+    }
+    // One write per handler for the whole batch where the handler can (console, publishing).
+    for (const handler of handlers) {
+      try {
+        if (handler.handleBatch) handler.handleBatch(records);
+        else for (const record of records) handler.handle(record);
+      } catch {
+        // a failing handler must not stop routing (the logger reports its own failures)
       }
     }
   }
 
-  async #apply(plan: RoutePlan): Promise<void> {
-    await this.#backend.applyRoutePlan(plan);
-    this.#pending = undefined;
-    this.#quarantine.remember(plan.quarantined);
+  /**
+   * Applies every planned batch, in order (waiting for the one being applied first). Throws when one
+   * fails; it stays planned and is retried by the next call of this or {@link routeBatch}.
+   */
+  async flush(): Promise<void> {
+    await this.#settle();
+    while (this.#plans.length > 0) {
+      this.#startApply();
+      await this.#settle();
+    }
+  }
+
+  /** Starts applying the oldest plan. */
+  #startApply(): void {
+    const plan = this.#plans[0] as RoutePlan;
+    const applying = this.#backend.applyRoutePlan(plan).then(() => {
+      if (this.#plans[0] === plan) this.#plans.shift();
+      this.#quarantine.remember(plan.quarantined);
+    });
+    applying.catch(() => undefined); // observed by #settle
+    this.#applying = applying;
+  }
+
+  /** Waits for the apply in progress, if any; rethrows its failure (the plan stays planned). */
+  async #settle(): Promise<void> {
+    const applying = this.#applying;
+    if (applying === undefined) return;
+    try {
+      await applying;
+    } finally {
+      this.#applying = undefined;
+    }
   }
 
   async #reportInvalidBinds(binds: CompiledBinds): Promise<void> {

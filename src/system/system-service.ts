@@ -190,19 +190,22 @@ export class SystemService extends KartonServiceBase {
     super.configFromArgs(config, args);
     const num = (value: unknown) => (typeof value === "number" ? value : undefined);
     const crash = args.crashStartedTaskOnTimeout === true || args.crashStartedTasksOnTimeout === true;
-    config.loadFromDict({
-      system: {
-        enable_gc: args.disableGc === true ? false : undefined,
-        enable_router: args.disableRouter === true ? false : undefined,
-        gc_interval: num(args.gcInterval),
-        task_dispatched_timeout: num(args.taskDispatchedTimeout),
-        task_started_timeout: num(args.taskStartedTimeout),
-        task_crashed_timeout: num(args.taskCrashedTimeout),
-        crash_started_tasks_on_timeout: crash ? true : undefined,
-        task_claim_timeout: num(args.taskClaimTimeout),
-        task_max_attempts: num(args.taskMaxAttempts),
+    config.loadFromDict(
+      {
+        system: {
+          enable_gc: args.disableGc === true ? false : undefined,
+          enable_router: args.disableRouter === true ? false : undefined,
+          gc_interval: num(args.gcInterval),
+          task_dispatched_timeout: num(args.taskDispatchedTimeout),
+          task_started_timeout: num(args.taskStartedTimeout),
+          task_crashed_timeout: num(args.taskCrashedTimeout),
+          crash_started_tasks_on_timeout: crash ? true : undefined,
+          task_claim_timeout: num(args.taskClaimTimeout),
+          task_max_attempts: num(args.taskMaxAttempts),
+        },
       },
-    });
+      { fromArgs: true },
+    );
   }
 
   static override fromArgs(args: ServiceArgs, options: { env?: NodeJS.ProcessEnv } = {}): SystemService {
@@ -457,7 +460,7 @@ export class SystemService extends KartonServiceBase {
     const router = this.#router;
     for (let attempt = 1; router?.hasPending && attempt <= 3; attempt++) {
       try {
-        await router.routeBatch(0);
+        await router.flush();
       } catch (error) {
         this.log.warning(
           `Cannot apply the routing batch in hand (attempt ${attempt}): ${errorMessage(error)}`,

@@ -1,4 +1,5 @@
-import { parse, stringify } from "../json/index.js";
+import { parse, stringify, undecodableMessage } from "../json/index.js";
+import { quote } from "../json/stringify.js";
 import type { JsonObject, JsonValue } from "../json/values.js";
 import { isJsonObject, PyFloat } from "../json/values.js";
 import type { ObjectStorage } from "../resource/object-storage.js";
@@ -42,8 +43,83 @@ export function serializeTask(task: Task): string {
   return stringify(taskToDocument(task));
 }
 
+/**
+ * A task document in three pieces, `head + middle + tail === serializeTask(task)`. The middle is
+ * `"payload": ..., "payload_persistent": ...`, usually the bulk of a document; the router's forks
+ * share it with the task they were made from, so it is serialised once for all of them.
+ */
+export interface TaskDocumentParts {
+  /** `{"error": ..., "headers": ..., "headers_persistent": ..., "last_update": ..., "orig_uid": ..., "parent_uid": ..., ` */
+  head: string;
+  /** `"payload": ..., "payload_persistent": ...` */
+  middle: string;
+  /** `, "priority": ..., "root_uid": ..., "status": ..., "uid": ...}` */
+  tail: string;
+}
+
+/**
+ * {@link serializeTask} in {@link TaskDocumentParts}. When `reuse` holds the parts of a task whose
+ * payload, persistent payload and persistent headers hold the very same values (same keys, identical
+ * values, e.g. a fork and the task it was made from), its middle is reused instead of serialised again.
+ */
+export function taskDocumentParts(
+  task: Task,
+  reuse?: { task: Task; parts: TaskDocumentParts },
+): TaskDocumentParts {
+  // serializeTask leaves out undefined members (only possible when set so at run time): no pieces then.
+  if (task.error === undefined || task.origUid === undefined || task.parentUid === undefined) {
+    return { head: serializeTask(task), middle: "", tail: "" };
+  }
+  const head =
+    `{"error": ${json(task.error)}, "headers": ${stringify(task.headers)}, ` +
+    `"headers_persistent": ${stringify(task.headersPersistent)}, ` +
+    `"last_update": ${stringify(new PyFloat(task.lastUpdate))}, ` +
+    `"orig_uid": ${json(task.origUid)}, "parent_uid": ${json(task.parentUid)}, `;
+  const middle =
+    reuse !== undefined && samePayloads(task, reuse.task)
+      ? reuse.parts.middle
+      : `"payload": ${stringify(task.payload)}, "payload_persistent": ${stringify({
+          ...task.payloadPersistent,
+          [HEADERS_PERSISTENT_KEY]: task.headersPersistent,
+        })}`;
+  const tail =
+    `, "priority": ${json(task.priority)}, "root_uid": ${json(task.rootUid)}, ` +
+    `"status": ${json(task.status)}, "uid": ${json(task.uid)}}`;
+  return { head, middle, tail };
+}
+
+/** A member value as serializeTask writes it (strings and null without the general writer). */
+function json(value: unknown): string {
+  if (typeof value === "string") return quote(value);
+  return value === null ? "null" : stringify(value);
+}
+
+/** Same keys with identical values in payload, persistent payload and persistent headers. */
+function samePayloads(a: Task, b: Task): boolean {
+  return (
+    shallowSame(a.payload, b.payload) &&
+    shallowSame(a.payloadPersistent, b.payloadPersistent) &&
+    shallowSame(a.headersPersistent, b.headersPersistent)
+  );
+}
+
+function shallowSame(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  if (a === b) return true;
+  let n = 0;
+  for (const key in a) {
+    if (!Object.hasOwn(a, key)) continue;
+    if (!Object.hasOwn(b, key) || a[key] !== b[key]) return false;
+    n++;
+  }
+  let m = 0;
+  for (const key in b) if (Object.hasOwn(b, key)) m++;
+  return n === m;
+}
+
 /** Parses a task document (any version still accepted by 5.9.1 readers, spec §2.5). */
 export function parseTask(text: string, options: ParseTaskOptions = {}): Task {
+  const undecodable = undecodableMessage(text);
+  if (undecodable !== undefined) throw new InvalidTaskError(`task document is ${undecodable}`);
   let doc: JsonValue;
   try {
     doc = parse(text);

@@ -36,8 +36,9 @@ describe("chaos run (short)", () => {
     ).toBe(true);
     for (const fault of report.faults) {
       for (const held of fault.held ?? []) {
-        expect(held.recoveredAfterMs, `${fault.target}: ${held.uid}`).not.toBeNull();
-        expect(held.recoveredAfterMs as number).toBeLessThanOrEqual(report.claimRecoveryBoundMs);
+        expect(held.requeuedAfterMs, `${fault.target}: ${held.uid}`).not.toBeNull();
+        expect(held.requeuedAfterMs as number).toBeLessThanOrEqual(report.claimRecoveryBoundMs);
+        expect(held.recoveredAfterMs, `${fault.target}: ${held.uid} processed again`).not.toBeNull();
       }
     }
   }, 240_000);

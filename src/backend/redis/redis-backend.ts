@@ -8,9 +8,15 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { type Bind, parseBind, serializeBind } from "../../bind/bind.js";
 import type { RedisOptions } from "../../config/options.js";
-import { parse } from "../../json/index.js";
+import { decodeUtf8Escaped, parse } from "../../json/index.js";
 import { isJsonObject, type JsonObject } from "../../json/values.js";
-import { type ParseTaskOptions, parseTask, serializeTask } from "../../task/document.js";
+import {
+  type ParseTaskOptions,
+  parseTask,
+  serializeTask,
+  type TaskDocumentParts,
+  taskDocumentParts,
+} from "../../task/document.js";
 import { TaskState } from "../../task/enums.js";
 import { nowSeconds, type Task } from "../../task/task.js";
 import type { AbandonedClaims, BindsSnapshot, InstanceKind, KartonBackend } from "../backend.js";
@@ -95,6 +101,13 @@ export interface RedisBackendOptions {
   instanceId?: string;
 }
 
+interface PendingPublish {
+  channel: string;
+  body: string;
+  resolve: (receivers: number) => void;
+  reject: (err: unknown) => void;
+}
+
 interface Registration {
   kind: InstanceKind;
   identity: string;
@@ -120,6 +133,8 @@ export class RedisBackend implements KartonBackend {
   #credentialsChecked = false;
   #versionChecked = false;
   #closed = false;
+  /** Why the main connection is down, while it is (cleared when it is ready again). */
+  #lastConnectionError: Error | undefined;
   #registration: Registration | null = null;
   #warnedUnregistered = false;
 
@@ -131,6 +146,16 @@ export class RedisBackend implements KartonBackend {
   #orphanCheckDue = true;
   #lastOrphanCheck = 0;
   readonly #orphans: string[] = [];
+
+  /** Log records waiting for the end of the tick to be published together (see publishLog). */
+  #publishQueue: PendingPublish[] = [];
+
+  /** Uids handed out by takeUnrouted and not applied yet (see #routingLeftovers). */
+  #routingTaken = new Set<string>();
+  /** Uids of the routing plans being applied right now. */
+  readonly #routingApplying = new Set<string>();
+  /** The routing list must be re-read: a reply may have been lost. */
+  #routingDirty = true;
 
   constructor(options: RedisBackendOptions) {
     this.instanceId = options.instanceId ?? randomUUID();
@@ -152,10 +177,21 @@ export class RedisBackend implements KartonBackend {
     if (name) options.name = name;
     const client = createRedisConnection(this.target, options);
     client.on("close", () => {
-      // A reply may have been lost with the connection: look for orphaned claims on the next claim.
+      // A reply may have been lost with the connection: look for orphaned claims on the next claim
+      // and re-read the routing list on the next take.
       this.#orphanCheckDue = true;
+      this.#routingDirty = true;
     });
     client.on("end", () => this.#connections.delete(client));
+    if (role === "main") {
+      // Remembered so that a command that times out while disconnected says why (ECONNREFUSED...).
+      client.on("error", (err: Error) => {
+        this.#lastConnectionError = err;
+      });
+      client.on("ready", () => {
+        this.#lastConnectionError = undefined;
+      });
+    }
     this.#connections.add(client);
     return client;
   }
@@ -175,7 +211,11 @@ export class RedisBackend implements KartonBackend {
       return await fn();
     } catch (err) {
       if (err instanceof RedisAuthError) throw err;
-      const reason = describeRedisError(err);
+      let reason = describeRedisError(err);
+      const down = this.#lastConnectionError;
+      if (down !== undefined && this.#main.status !== "ready" && !isAuthError(err)) {
+        reason = `not connected (${describeRedisError(down)}): ${reason}`;
+      }
       const auth = isAuthError(err) ? " (authentication failed: check [redis] username/password)" : "";
       throw new Error(`Redis ${operation} failed at ${this.target.display}${auth}: ${reason}`, {
         cause: err,
@@ -256,16 +296,17 @@ export class RedisBackend implements KartonBackend {
   // ---- task documents ---------------------------------------------------------------------------
 
   async getTask(uid: string, options?: ParseTaskOptions): Promise<Task | null> {
-    const raw = await this.#r(`GET ${taskKey(uid)}`, () => this.#main.get(taskKey(uid)));
+    const raw = await this.#r(`GET ${taskKey(uid)}`, () => this.#main.getBuffer(taskKey(uid)));
     if (raw === null) return null;
-    return parseTask(raw, { storage: this.objects, ...options });
+    return parseTask(decodeUtf8Escaped(raw), { storage: this.objects, ...options });
   }
 
   async getRawTasks(uids: string[]): Promise<(string | null)[]> {
     const out: (string | null)[] = [];
     for (let i = 0; i < uids.length; i += CHUNK) {
       const keys = uids.slice(i, i + CHUNK).map(taskKey);
-      out.push(...(await this.#r("MGET of task documents", () => this.#main.mget(keys))));
+      const values = await this.#r("MGET of task documents", () => this.#main.mgetBuffer(keys));
+      for (const value of values) out.push(value === null ? null : decodeUtf8Escaped(value));
     }
     return out;
   }
@@ -309,11 +350,12 @@ export class RedisBackend implements KartonBackend {
         while (pending.length >= chunkSize || (cursor === "0" && pending.length > 0)) {
           const keys = pending.slice(0, chunkSize);
           pending = pending.slice(chunkSize);
-          const values = await this.#r("MGET of task documents", () => this.#main.mget(keys));
+          const values = await this.#r("MGET of task documents", () => this.#main.mgetBuffer(keys));
           const chunk: RawTask[] = [];
           keys.forEach((key, i) => {
-            const raw = values[i];
-            if (raw === null || raw === undefined) return;
+            const bytes = values[i];
+            if (bytes === null || bytes === undefined) return;
+            const raw = decodeUtf8Escaped(bytes);
             if (legacyFilter && !documentHasRoot(raw, root)) return;
             chunk.push({ uid: key.slice(TASK_KEY_PREFIX.length), raw });
           });
@@ -589,47 +631,134 @@ export class RedisBackend implements KartonBackend {
 
   // ---- router -----------------------------------------------------------------------------------
 
+  /**
+   * Uids still in the routing list belong to a batch that was not applied (or whose reply was lost):
+   * they are handed out again first. The backend knows which uids it handed out and which are being
+   * applied, so the list is only re-read (LRANGE) when a reply may have been lost: at the first take,
+   * after an error or a closed connection, and after a blocking take that found nothing.
+   */
+  async #routingLeftovers(): Promise<string[]> {
+    if (this.#routingDirty) {
+      this.#routingDirty = false;
+      const routing = routingKey(this.instanceId);
+      try {
+        const listed = await this.#r("LRANGE of the routing list", () => this.#main.lrange(routing, 0, -1));
+        this.#routingTaken = new Set(listed);
+      } catch (err) {
+        this.#routingDirty = true;
+        throw err;
+      }
+    }
+    if (this.#routingTaken.size === 0) return [];
+    return [...this.#routingTaken].filter((uid) => !this.#routingApplying.has(uid));
+  }
+
   async takeUnrouted(max: number, blockSeconds: number): Promise<string[]> {
     if (max < 1) return [];
-    const routing = routingKey(this.instanceId);
-    // Uids still in the routing list belong to a batch that was not applied (or whose reply was
-    // lost): they are handed out again first.
-    const leftover = await this.#r("LRANGE of the routing list", () => this.#main.lrange(routing, 0, -1));
+    const leftover = await this.#routingLeftovers();
     if (leftover.length > 0) return leftover;
     await this.#ensureRegistered("router", "karton.system");
-    if (blockSeconds <= 0) {
-      return (await this.#r(`take from ${UNROUTED_TASKS_KEY}`, () =>
+    const routing = routingKey(this.instanceId);
+    // Non-blocking first (one round trip per batch while karton.tasks is not empty); else wait for
+    // one uid, then take what arrived with it.
+    let taken: string[];
+    try {
+      taken = (await this.#r(`take from ${UNROUTED_TASKS_KEY}`, () =>
         runScript(this.#main, "takeUnrouted", [UNROUTED_TASKS_KEY, routing], [max]),
       )) as string[];
+      if (taken.length === 0 && blockSeconds > 0) {
+        const first = await this.#blocking(`BLMOVE ${UNROUTED_TASKS_KEY}`, (conn) =>
+          conn.blmove(UNROUTED_TASKS_KEY, routing, "LEFT", "RIGHT", blockSeconds.toFixed(3)),
+        );
+        // A reply given up by the client may still have moved a uid: look at the list next time.
+        if (first === null) this.#routingDirty = true;
+        else if (max === 1) taken = [first];
+        else {
+          this.#routingTaken.add(first);
+          const more = (await this.#r(`take from ${UNROUTED_TASKS_KEY}`, () =>
+            runScript(this.#main, "takeUnrouted", [UNROUTED_TASKS_KEY, routing], [max - 1]),
+          )) as string[];
+          taken = [first, ...more];
+        }
+      }
+    } catch (err) {
+      this.#routingDirty = true;
+      throw err;
     }
-    const first = await this.#blocking(`BLMOVE ${UNROUTED_TASKS_KEY}`, (conn) =>
-      conn.blmove(UNROUTED_TASKS_KEY, routing, "LEFT", "RIGHT", blockSeconds.toFixed(3)),
-    );
-    if (first === null) return [];
-    if (max === 1) return [first];
-    const more = (await this.#r(`take from ${UNROUTED_TASKS_KEY}`, () =>
-      runScript(this.#main, "takeUnrouted", [UNROUTED_TASKS_KEY, routing], [max - 1]),
-    )) as string[];
-    return [first, ...more];
+    for (const uid of taken) this.#routingTaken.add(uid);
+    return taken;
   }
 
   async applyRoutePlan(plan: RoutePlan): Promise<void> {
+    for (const uid of plan.taken) this.#routingApplying.add(uid);
+    try {
+      await this.#applyRoutePlan(plan);
+      for (const uid of plan.taken) this.#routingTaken.delete(uid);
+    } catch (err) {
+      this.#routingDirty = true;
+      throw err;
+    } finally {
+      for (const uid of plan.taken) this.#routingApplying.delete(uid);
+    }
+  }
+
+  async #applyRoutePlan(plan: RoutePlan): Promise<void> {
     const args: string[] = [String(plan.taken.length), ...plan.taken, String(QUARANTINE_MAX_RECORDS)];
     if (plan.outputsTtl !== null) {
       const ttl = String(Math.max(1, Math.round(plan.outputsTtl)));
-      for (const output of plan.outputs) args.push("O", outputsKey(output.origin), output.member, ttl);
+      // The same (key, member) twice in one atomic batch has the effect of once.
+      const seen = new Set<string>();
+      for (const output of plan.outputs) {
+        const key = outputsKey(output.origin);
+        const id = `${key}\u0000${output.member}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        args.push("O", key, output.member, ttl);
+      }
+    }
+    // Documents go in three pieces; the middle (payloads) a fork shares with its original is sent
+    // once (looked up by the original's parts, not by the text: hashing long strings is not free).
+    let middles = 0;
+    const indexOf = new Map<TaskDocumentParts, string>();
+    const middleIndex = (parts: TaskDocumentParts, original: TaskDocumentParts): string => {
+      if (parts.middle === "") return "0";
+      if (parts.middle === original.middle) {
+        let n = indexOf.get(original);
+        if (n === undefined) {
+          n = String(++middles);
+          args.push("M", original.middle);
+          indexOf.set(original, n);
+        }
+        return n;
+      }
+      args.push("M", parts.middle);
+      return String(++middles);
+    };
+    const originals = new Map<string, { task: Task; parts: TaskDocumentParts }>();
+    const finishedParts: TaskDocumentParts[] = [];
+    for (const task of plan.finished) {
+      const parts = taskDocumentParts(task);
+      originals.set(task.uid, { task, parts });
+      finishedParts.push(parts);
     }
     for (const fork of plan.forks) {
+      const origin = fork.task.origUid === null ? undefined : originals.get(fork.task.origUid);
+      const parts = taskDocumentParts(fork.task, origin);
+      const n = middleIndex(parts, origin?.parts ?? parts);
       args.push(
         "F",
-        taskKey(fork.task.uid),
-        serializeTask(fork.task),
+        parts.head,
+        n,
+        parts.tail,
         queueKey(fork.priority, fork.identity),
         fork.task.uid,
         fork.identity,
       );
     }
-    for (const task of plan.finished) args.push("S", taskKey(task.uid), serializeTask(task));
+    plan.finished.forEach((task, i) => {
+      const parts = finishedParts[i] as TaskDocumentParts;
+      args.push("S", task.uid, parts.head, middleIndex(parts, parts), parts.tail);
+    });
     for (const record of plan.quarantined) args.push("Q", encodeQuarantine(record));
     const keys = [routingKey(this.instanceId), metricsKey(KartonMetric.Assigned), QUARANTINE_KEY];
     const result = await this.#r("routing batch", () => runScript(this.#main, "applyRoutePlan", keys, args));
@@ -931,9 +1060,45 @@ export class RedisBackend implements KartonBackend {
 
   // ---- logs -------------------------------------------------------------------------------------
 
-  async publishLog(level: string, identity: string, body: string): Promise<number> {
+  /**
+   * PUBLISH, batched: the records published during one tick of the event loop (a routing batch logs
+   * one per task) go to Redis in one pipeline, i.e. one write instead of one per record.
+   */
+  publishLog(level: string, identity: string, body: string): Promise<number> {
+    if (this.#closed) return Promise.reject(new Error("Redis PUBLISH: the backend is closed"));
     const channel = logChannel(level, identity);
-    return await this.#r(`PUBLISH ${channel}`, () => this.#main.publish(channel, body));
+    return new Promise<number>((resolve, reject) => {
+      this.#publishQueue.push({ channel, body, resolve, reject });
+      if (this.#publishQueue.length === 1) process.nextTick(() => this.#flushPublishes());
+    });
+  }
+
+  #flushPublishes(): void {
+    const queue = this.#publishQueue;
+    this.#publishQueue = [];
+    if (queue.length === 0) return;
+    if (queue.length === 1) {
+      const one = queue[0] as PendingPublish;
+      this.#r(`PUBLISH ${one.channel}`, () => this.#main.publish(one.channel, one.body)).then(
+        one.resolve,
+        one.reject,
+      );
+      return;
+    }
+    const pipe = this.#main.pipeline();
+    for (const p of queue) pipe.publish(p.channel, p.body);
+    this.#r(`PUBLISH of ${queue.length} log records`, () => pipe.exec()).then(
+      (results) => {
+        queue.forEach((p, i) => {
+          const [err, n] = results?.[i] ?? [new Error("no reply"), 0];
+          if (err) p.reject(err);
+          else p.resolve(Number(n));
+        });
+      },
+      (err: unknown) => {
+        for (const p of queue) p.reject(err);
+      },
+    );
   }
 
   async subscribeLogs(

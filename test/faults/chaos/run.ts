@@ -71,8 +71,12 @@ export interface FaultRecord {
   /** ms since the start of the run. */
   at: number;
   target: string;
-  /** consumer-kill: tasks the replica was processing; recovered: ms from the kill until restarted. */
-  held?: { uid: string; recoveredAfterMs: number | null }[];
+  /**
+   * consumer-kill: tasks the replica was processing; `requeuedAfterMs`: from the kill until
+   * karton-system put the task back on its queue (logged "Recovery: task ... requeued");
+   * `recoveredAfterMs`: until a replica started processing it again (includes the wait in the queue).
+   */
+  held?: { uid: string; requeuedAfterMs: number | null; recoveredAfterMs: number | null }[];
   /** redis-restart / s3-outage / system-kill: how long the component was down, ms. */
   downMs?: number;
   /** ms from the end of the fault until the next task finished a stage. */
@@ -95,8 +99,10 @@ export interface ChaosReport {
   /** Extra completed process() runs beyond one per task and stage. */
   duplicateRuns: { stage1: number; stage2: number };
   faults: FaultRecord[];
-  /** Worst time between a consumer kill and the pick-up of a task it held, ms. */
+  /** Worst time between a consumer kill and the requeue of a task it held, ms. */
   maxClaimRecoveryMs: number | null;
+  /** Worst time between a consumer kill and the next start of a task it held (queue wait included), ms. */
+  maxPickUpMs: number | null;
   /** Recovery bound asserted for claims: claim timeout + recovery interval + 3 s. */
   claimRecoveryBoundMs: number;
   /** From the end of the last fault until every task was terminal, ms. */
@@ -405,7 +411,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           kind,
           at: since(),
           target: `${victim.name} pid ${pid}`,
-          held: held.map((uid) => ({ uid, recoveredAfterMs: null })),
+          held: held.map((uid) => ({ uid, requeuedAfterMs: null, recoveredAfterMs: null })),
         };
         faults.push(fault);
         say(
@@ -527,6 +533,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (r.kind === "START") startsByUid.set(r.uid, [...(startsByUid.get(r.uid) ?? []), r]);
     const restartedAfterKill = [...startsByUid.values()].filter((s) => s.length > 1).length;
 
+    const requeuedAt = requeueTimes(logDir);
     for (const fault of faults) {
       const absolute = t0 + fault.at + (fault.downMs ?? 0);
       if (fault.held) {
@@ -536,12 +543,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             (r) => r.kind === "DONE" && r.uid === h.uid && r.t > t0 + fault.at,
           );
           h.recoveredAfterMs = again ? again.t - (t0 + fault.at) : doneElsewhere ? 0 : null;
+          const requeued = (requeuedAt.get(h.uid) ?? []).find((t) => t > t0 + fault.at);
+          h.requeuedAfterMs = requeued !== undefined ? requeued - (t0 + fault.at) : null;
         }
       }
       const next = records.find((r) => r.kind === "DONE" && r.t >= absolute);
       fault.resumedAfterMs = next ? next.t - absolute : null;
     }
     const recoveries = faults
+      .flatMap((f) => (f.held ?? []).map((h) => h.requeuedAfterMs))
+      .filter((x): x is number => x !== null);
+    const pickUps = faults
       .flatMap((f) => (f.held ?? []).map((h) => h.recoveredAfterMs))
       .filter((x): x is number => x !== null);
     const sentAt = new Map<number, number>();
@@ -567,6 +579,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       duplicateRuns: { stage1: extra(d1), stage2: extra(d2) },
       faults,
       maxClaimRecoveryMs: recoveries.length ? Math.max(...recoveries) : null,
+      maxPickUpMs: pickUps.length ? Math.max(...pickUps) : null,
       claimRecoveryBoundMs: options.claimTimeout * 1000 + recoveryIntervalMs + 3000,
       drainMs,
       latency: {
@@ -604,6 +617,25 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (ok && !options.keep) rmSync(workDir, { recursive: true, force: true });
     else say(`chaos: records and logs kept in ${workDir}`);
   }
+}
+
+/** When karton-system requeued each task of a dead consumer (ms since epoch), from its logs. */
+function requeueTimes(logDir: string): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  const pattern = /^\[([^\]]+)\]\[WARNING\] Recovery: task (\S+) requeued for /;
+  for (const file of readdirSync(logDir)) {
+    if (!file.startsWith("karton-system.")) continue;
+    for (const line of readFileSync(join(logDir, file), "utf8").split("\n")) {
+      const m = pattern.exec(line);
+      if (!m) continue;
+      const t = Date.parse(m[1] as string);
+      out.set(
+        m[2] as string,
+        [...(out.get(m[2] as string) ?? []), t].sort((a, b) => a - b),
+      );
+    }
+  }
+  return out;
 }
 
 /** Uids a consumer replica (records file prefix `stage1`/`stage2`, pid) started and did not finish. */
@@ -671,7 +703,8 @@ export function formatReport(r: ChaosReport): string {
   ];
   for (const f of r.faults) {
     const held = f.held
-      ? `, held ${f.held.length} task(s), picked up again after ${f.held.map((h) => s(h.recoveredAfterMs)).join(", ") || "—"}`
+      ? `, held ${f.held.length} task(s), requeued after ${f.held.map((h) => s(h.requeuedAfterMs)).join(", ") || "—"}, ` +
+        `processed again after ${f.held.map((h) => s(h.recoveredAfterMs)).join(", ") || "—"}`
       : "";
     const down = f.downMs !== undefined ? `, down ${s(f.downMs)}` : "";
     lines.push(
@@ -681,7 +714,7 @@ export function formatReport(r: ChaosReport): string {
   lines.push(
     `  sent ${r.sent}, completed both stages ${r.completed}, crashed ${r.crashed.length}, lost ${r.lost.length}${r.lost.length ? ` (${r.lost.slice(0, 20).join(", ")})` : ""}`,
     `  processed more than once: ${r.processedMoreThanOnce} task(s) (extra runs: stage 1 ${r.duplicateRuns.stage1}, stage 2 ${r.duplicateRuns.stage2}); process() restarted after a kill: ${r.restartedAfterKill}`,
-    `  claim recovery after a consumer kill: max ${s(r.maxClaimRecoveryMs)} (bound ${s(r.claimRecoveryBoundMs)})`,
+    `  claims of killed consumers requeued after max ${s(r.maxClaimRecoveryMs)} (bound ${s(r.claimRecoveryBoundMs)}); processed again after max ${s(r.maxPickUpMs)} (queue wait included)`,
     `  drained ${s(r.drainMs)} after the last fault; latency sent→done p50 ${s(r.latency.p50)}, p95 ${s(r.latency.p95)}, max ${s(r.latency.max)}`,
     `  Declared leftovers at drain ${r.leftoversAtDrain}; after GC: non-terminal documents ${r.nonTerminalAfterGc}, orphaned objects ${r.orphanedObjects.length}`,
     `  processes: unexpected exits ${r.unexpectedExits.length}${r.unexpectedExits.length ? ` (${r.unexpectedExits.join("; ")})` : ""}; exit codes on SIGTERM ${JSON.stringify(r.finalExitCodes)}`,

@@ -1,3 +1,4 @@
+import { TASK_KEY_PREFIX } from "../keys.js";
 import type { LuaScript } from "./types.js";
 
 /**
@@ -9,14 +10,21 @@ import type { LuaScript } from "./types.js";
  * ARGV[1] = T (number of taken uids), ARGV[2..T+1] = the taken uids, ARGV[T+2] = quarantine cap,
  * then a sequence of operations:
  *   "O", outputs key, member, ttl ("" = no EXPIRE)      SADD (+ EXPIRE)
- *   "F", task key, document, queue key, uid, identity   SET, RPUSH, HINCRBY assigned identity 1
- *   "S", task key, document                             finished original (one MSET at the end)
+ *   "M", text                                           defines document middle #n (n = 1, 2, ...)
+ *   "F", head, n, tail, queue key, uid, identity       SET karton.task:<uid> head..middle #n..tail,
+ *                                                       RPUSH queue uid; counts a fork for identity
+ *   "S", uid, head, n, tail                             finished original (one MSET at the end)
  *   "Q", record JSON                                    RPUSH quarantine (trimmed to the cap)
+ * A document is sent in three pieces so that the middle (`"payload": ..., "payload_persistent": ...`,
+ * the bulk of it) that a task shares with its forks crosses the wire once (see taskDocumentParts);
+ * middle #0 is the empty string.
  *
  * Guard: when uids were taken but none of them is in the routing list any more, the batch was
  * already applied (a retry after a lost reply) or handed back by a recoverer: nothing is done and
- * -1 is returned. Otherwise the operations run in order (SET of a fork before its RPUSH), the
- * originals are written with one MSET, and the taken uids leave the routing list.
+ * -1 is returned. Otherwise the operations run in order (SET of a fork before its RPUSH), then one
+ * `HINCRBY karton.metrics.assigned <identity> <forks>` per identity (the sum of Python's increments
+ * of 1; the script is atomic, so nobody sees the difference), the originals are written with one
+ * MSET, and the taken uids leave the routing list.
  * Like MULTI/EXEC, a failing command (e.g. WRONGTYPE) does not stop the others; the errors are
  * returned as strings. Returns the list of error messages (empty on success).
  */
@@ -24,13 +32,17 @@ export const applyRoutePlan: LuaScript = {
   name: "applyRoutePlan",
   numberOfKeys: 3,
   lua: `
+local TASK_KEY_PREFIX = "${TASK_KEY_PREFIX}"
 local taken = tonumber(ARGV[1])
 if taken > 0 then
-  local present = 0
+  local present = false
   for i = 2, taken + 1 do
-    if redis.call("LPOS", KEYS[1], ARGV[i]) then present = present + 1 end
+    if redis.call("LPOS", KEYS[1], ARGV[i]) then
+      present = true
+      break
+    end
   end
-  if present == 0 then return -1 end
+  if not present then return -1 end
 end
 local errors = {}
 local function run(...)
@@ -38,23 +50,37 @@ local function run(...)
   if type(reply) == "table" and reply.err then errors[#errors + 1] = reply.err end
 end
 local mset = {}
+local assigned = {}
+local identities = {}
+local middles = {}
+middles[0] = ""
 local quarantined = 0
 local i = taken + 3
 while i <= #ARGV do
   local op = ARGV[i]
-  if op == "O" then
+  if op == "F" then
+    run("SET", TASK_KEY_PREFIX .. ARGV[i + 5], ARGV[i + 1] .. middles[tonumber(ARGV[i + 2])] .. ARGV[i + 3])
+    run("RPUSH", ARGV[i + 4], ARGV[i + 5])
+    local identity = ARGV[i + 6]
+    local n = assigned[identity]
+    if n then
+      assigned[identity] = n + 1
+    else
+      assigned[identity] = 1
+      identities[#identities + 1] = identity
+    end
+    i = i + 7
+  elseif op == "M" then
+    middles[#middles + 1] = ARGV[i + 1]
+    i = i + 2
+  elseif op == "S" then
+    mset[#mset + 1] = TASK_KEY_PREFIX .. ARGV[i + 1]
+    mset[#mset + 1] = ARGV[i + 2] .. middles[tonumber(ARGV[i + 3])] .. ARGV[i + 4]
+    i = i + 5
+  elseif op == "O" then
     run("SADD", ARGV[i + 1], ARGV[i + 2])
     if ARGV[i + 3] ~= "" then run("EXPIRE", ARGV[i + 1], ARGV[i + 3]) end
     i = i + 4
-  elseif op == "F" then
-    run("SET", ARGV[i + 1], ARGV[i + 2])
-    run("RPUSH", ARGV[i + 3], ARGV[i + 4])
-    run("HINCRBY", KEYS[2], ARGV[i + 5], 1)
-    i = i + 6
-  elseif op == "S" then
-    mset[#mset + 1] = ARGV[i + 1]
-    mset[#mset + 1] = ARGV[i + 2]
-    i = i + 3
   elseif op == "Q" then
     run("RPUSH", KEYS[3], ARGV[i + 1])
     quarantined = quarantined + 1
@@ -62,6 +88,9 @@ while i <= #ARGV do
   else
     return redis.error_reply("applyRoutePlan: unknown operation " .. tostring(op))
   end
+end
+for _, identity in ipairs(identities) do
+  run("HINCRBY", KEYS[2], identity, assigned[identity])
 end
 local chunk = 1000
 for first = 1, #mset, chunk do
