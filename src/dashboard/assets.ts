@@ -21,7 +21,7 @@ a { color: var(--accent); text-decoration: none; }
 a:hover { text-decoration: underline; }
 code, pre, .mono { font-family: var(--mono); font-size: 0.92em; }
 header.nav { background: var(--nav); color: var(--nav-text); }
-header.nav .inner { max-width: 1280px; margin: 0 auto; padding: 0 20px; display: flex; align-items: center; gap: 24px; height: 52px; }
+header.nav .inner { max-width: 1440px; margin: 0 auto; padding: 0 20px; display: flex; align-items: center; gap: 24px; height: 52px; }
 header.nav .brand { color: #fff; font-weight: 650; font-size: 1.15rem; letter-spacing: 0.2px; }
 header.nav .brand span { color: #7fb0ff; }
 header.nav nav { display: flex; gap: 4px; flex: 1; }
@@ -32,7 +32,7 @@ header.nav .right { display: flex; align-items: center; gap: 12px; font-size: 0.
 header.nav .right a, header.nav .right button.link { color: var(--nav-text); }
 .live { font-size: 0.85rem; color: #9fb0c8; white-space: nowrap; }
 .live.error { color: #ff9c9c; }
-main { max-width: 1280px; margin: 0 auto; padding: 22px 20px 48px; }
+main { max-width: 1440px; margin: 0 auto; padding: 22px 20px 48px; }
 h1 { font-size: 1.5rem; margin: 0 0 4px; font-weight: 650; word-break: break-all; }
 h2 { font-size: 1.15rem; margin: 28px 0 10px; font-weight: 650; }
 h3 { font-size: 1rem; margin: 18px 0 8px; }
@@ -43,6 +43,7 @@ h3 { font-size: 1rem; margin: 18px 0 8px; }
 .card .label { color: var(--muted); font-size: 0.82rem; text-transform: uppercase; letter-spacing: 0.5px; }
 .card .value { font-size: 1.6rem; font-weight: 650; margin-top: 2px; }
 .card.alert .value { color: var(--red); }
+.card .value.small { font-size: 1.1rem; padding-top: 8px; }
 .panel { background: var(--panel); border: 1px solid var(--line); border-radius: 10px; padding: 16px 18px; margin-bottom: 18px; }
 .panel > h2:first-child, .panel > h3:first-child { margin-top: 0; }
 table { width: 100%; border-collapse: collapse; background: var(--panel); }
@@ -73,7 +74,9 @@ td.uid { font-family: var(--mono); font-size: 0.88rem; word-break: break-all; }
 .count { font-weight: 600; font-variant-numeric: tabular-nums; }
 .count.zero { color: #98a2b3; font-weight: 400; }
 .count.bad { color: var(--red); }
-.desc { color: #344054; max-width: 46ch; }
+.desc { color: #344054; max-width: 46ch; min-width: 150px; }
+.versions div, td time, .nowrap { white-space: nowrap; }
+td.tree-cell { white-space: nowrap; }
 .desc p { margin: 0 0 6px; }
 .desc pre { background: #f6f8fa; padding: 6px 8px; border-radius: 6px; overflow-x: auto; }
 .markdown p { margin: 0 0 8px; } .markdown pre { background: #f6f8fa; padding: 8px 10px; border-radius: 6px; overflow-x: auto; }
@@ -85,7 +88,8 @@ pre.block { background: #0f1722; color: #e6edf3; padding: 14px 16px; border-radi
   font-size: 0.85rem; line-height: 1.5; white-space: pre; }
 pre.trace { background: #1e1214; color: #ffd9d9; border-left: 4px solid var(--red); }
 .errline { color: var(--red); font-family: var(--mono); font-size: 0.85rem; word-break: break-word; }
-.actions { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; }
+.actions { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin: 6px 0 16px; }
+td.actions { margin: 0; flex-wrap: nowrap; }
 form.inline { display: inline; margin: 0; }
 button, .button { font: inherit; font-size: 0.9rem; border-radius: 7px; padding: 6px 14px; cursor: pointer;
   border: 1px solid var(--line); background: #fff; color: var(--text); display: inline-block; }
@@ -99,7 +103,7 @@ button.link { background: none; border: none; padding: 0; color: var(--accent); 
 .toolbar { display: flex; justify-content: space-between; align-items: center; gap: 12px; margin: 10px 0; flex-wrap: wrap; }
 .toolbar form { display: flex; gap: 6px; }
 input[type=search], input[type=password], input[type=text] { font: inherit; padding: 6px 10px; border: 1px solid var(--line);
-  border-radius: 7px; min-width: 280px; background: #fff; }
+  border-radius: 7px; min-width: 340px; background: #fff; }
 .tabs { display: flex; gap: 2px; border-bottom: 1px solid var(--line); margin: 18px 0 0; }
 .tabs a { padding: 8px 16px; color: var(--muted); border-bottom: 2px solid transparent; margin-bottom: -1px; }
 .tabs a.active { color: var(--text); border-bottom-color: var(--accent); font-weight: 600; }

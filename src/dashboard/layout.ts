@@ -76,6 +76,7 @@ export function renderPage(ctx: PageContext, options: PageOptions): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="same-origin">
+<link rel="icon" href="data:,">
 <title>${options.title} · Karton dashboard</title>
 <link rel="stylesheet" href="${href(ctx, `/static/dashboard.css?v=${STYLESHEET_VERSION}`)}">
 <script src="${href(ctx, `/static/dashboard.js?v=${SCRIPT_VERSION}`)}" defer></script>
@@ -186,7 +187,7 @@ export function pager(ctx: PageContext, path: string, page: Page<unknown>, query
     return href(ctx, `${path}${qs === "" ? "" : `?${qs}`}`);
   };
   const range = page.total === 0 ? "0" : `${page.from + 1}–${page.to} of ${page.total}`;
-  return html`<div class="pager"><span>${range}</span>${
+  return html`<div class="pager"><span>${range}</span><span>·</span>${
     page.page > 1 ? html`<a class="button small" href="${link(page.page - 1)}" rel="prev">‹ Prev</a>` : ""
   }<span>page ${page.page} / ${page.pages}</span>${
     page.page < page.pages

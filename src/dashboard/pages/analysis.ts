@@ -66,7 +66,7 @@ export function renderAnalysisPage(
     const task = node.task;
     const receiver = receiverOf(task);
     rows.push(html`<tr>
-  <td class="uid"><span class="tree">${"  ".repeat(depth)}${depth > 0 ? (node.link === "fork" ? "↳ " : "⤷ ") : ""}</span><a href="${taskHref(ctx, task.uid)}" title="${task.uid}">${shortUid(task.uid)}</a></td>
+  <td class="uid tree-cell"><span class="tree">${"  ".repeat(depth)}${depth > 0 ? (node.link === "fork" ? "↳ " : "⤷ ") : ""}</span><a href="${taskHref(ctx, task.uid)}" title="${task.uid}">${shortUid(task.uid)}</a></td>
   <td>${statusBadge(task.status)}</td>
   <td>${receiver === null ? html`<span class="muted">unrouted</span>` : options.queues.has(receiver) ? html`<a href="${queueHref(ctx, receiver)}">${receiver}</a>` : receiver}</td>
   <td>${headerChips(task.headers, { skip: ["receiver"], persistent: task.headersPersistent })}</td>

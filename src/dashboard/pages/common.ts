@@ -44,11 +44,11 @@ export function description(info: string | null | undefined, collapsed = false):
 /** Versions of a queue: karton library version and the service's own. */
 export function versionsCell(queue: KartonQueue): SafeHtml {
   if (!queue.bind) return html`<span class="muted">-</span>`;
-  return html`<div><span class="muted small">karton</span> ${queue.bind.version}</div>${
+  return html`<div class="versions"><div><span class="muted small">karton</span> ${queue.bind.version}</div>${
     queue.bind.serviceVersion !== null
       ? html`<div><span class="muted small">service</span> ${queue.bind.serviceVersion}</div>`
       : ""
-  }`;
+  }</div>`;
 }
 
 export interface TaskTableOptions {
