@@ -32,6 +32,10 @@ export interface CliEnvironment {
   connectTimeoutMs?: number;
 }
 
+/** Connection problems that will not go away by retrying for a few seconds. */
+const FAST_FAIL =
+  /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|WRONGPASS|NOAUTH|rejected the credentials/;
+
 /** Global options (`karton [-c FILE] [-v] <command>`). */
 export interface GlobalOptions {
   configFile?: string;
@@ -53,6 +57,8 @@ export class CliContext {
   #config: KartonConfig | undefined;
   /** Values never to print (passwords, secret keys), replaced by `***` in messages. */
   readonly #secrets = new Set<string>();
+  /** Set while {@link connect} waits: receives the backend's warnings. */
+  #connecting: ((message: string) => void) | null = null;
 
   constructor(environment: CliEnvironment = {}) {
     this.stdout = environment.stdout ?? process.stdout;
@@ -143,9 +149,13 @@ export class CliContext {
         identity: "karton.cli",
         clientName: clientName ?? null,
         onEvent: (event) => {
-          if (event.level === "warning" || event.level === "error")
+          if (this.#connecting !== null && (event.level === "warning" || event.level === "error")) {
+            // While connecting, problems are reported once, in the error (or with -v).
+            this.#connecting(event.message);
+            this.debug(event.message);
+          } else if (event.level === "warning" || event.level === "error") {
             this.err(`${event.level}: ${event.message}`);
-          else this.debug(event.message);
+          } else this.debug(event.message);
         },
       });
     } catch (error) {
@@ -170,10 +180,25 @@ export class CliContext {
 
   /** Pings the backend within the connect timeout; failures become exit code 3. */
   async connect(backend: KartonBackend): Promise<void> {
+    let lastProblem: string | undefined;
+    let refused: ((error: Error) => void) | undefined;
+    const fatal = new Promise<never>((_, reject) => {
+      refused = reject;
+    });
+    fatal.catch(() => undefined);
+    this.#connecting = (message) => {
+      lastProblem = message.replace(/;\s*reconnecting in .*$/, "");
+      // Like redis-py, give up at once when nothing listens there (no retry loop for a CLI).
+      if (FAST_FAIL.test(message)) refused?.(new Error(lastProblem));
+    };
     try {
-      await withTimeout(backend.ping(), this.connectTimeoutMs, "Redis did not answer");
+      await Promise.race([withTimeout(backend.ping(), this.connectTimeoutMs, "Redis did not answer"), fatal]);
     } catch (error) {
-      throw new CliError(EXIT_UNREACHABLE, `cannot connect to Redis: ${errorText(error)}`, { cause: error });
+      let text = errorText(error);
+      if (lastProblem !== undefined && !text.includes(lastProblem)) text += ` (last problem: ${lastProblem})`;
+      throw new CliError(EXIT_UNREACHABLE, `cannot connect to Redis: ${text}`, { cause: error });
+    } finally {
+      this.#connecting = null;
     }
   }
 }

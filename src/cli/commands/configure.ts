@@ -261,7 +261,9 @@ async function testS3(ctx: CliContext, answers: ConfigureAnswers): Promise<boole
 async function testRedis(ctx: CliContext, answers: ConfigureAnswers): Promise<void> {
   const backend = ctx.createBackend(answersConfig(answers));
   try {
-    await withTimeout(backend.ping(), ctx.connectTimeoutMs, "Redis did not answer");
+    await ctx.connect(backend);
+  } catch (error) {
+    throw error instanceof CliError && error.cause !== undefined ? error.cause : error;
   } finally {
     await backend.close().catch(() => undefined);
   }
