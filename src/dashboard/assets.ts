@@ -71,6 +71,7 @@ td.uid { font-family: var(--mono); font-size: 0.88rem; word-break: break-all; }
 .hdr.type { background: #e3ecff; border-color: #c7d7fb; }
 .hdr.kind { background: #e0f4f4; border-color: #bfe3e3; }
 .hdr.persistent { border-style: dashed; }
+.filters { max-width: 380px; min-width: 200px; } .filters .hdr { white-space: normal; word-break: break-word; }
 .count { font-weight: 600; font-variant-numeric: tabular-nums; }
 .count.zero { color: #98a2b3; font-weight: 400; }
 .count.bad { color: var(--red); }

@@ -19,14 +19,14 @@ import { renderMarkdown } from "../markdown.js";
 /** Filter rules as chips, one line per rule ("or" between rules). */
 export function filtersCell(filters: readonly JsonValue[] | null | undefined): SafeHtml {
   if (!filters || filters.length === 0) return html`<span class="muted">none (takes nothing)</span>`;
-  return html`${filters.map(
+  return html`<div class="filters">${filters.map(
     (rule, i) =>
       html`<div>${i > 0 ? html`<span class="muted small">or </span>` : ""}${
         isJsonObject(rule)
           ? Object.entries(rule).map(([k, v]) => html`<span class="hdr">${k}:${headerText(v)}</span>`)
           : html`<span class="hdr">${headerText(rule)}</span>`
       }</div>`,
-  )}`;
+  )}</div>`;
 }
 
 /** A bind's description (`info`) rendered as minimal Markdown, or a dash. */
