@@ -406,6 +406,51 @@ describe("karton configure", () => {
     expect(r.stdout + r.stderr).not.toContain("mysecret");
   });
 
+  it("reads secrets on a terminal in raw mode, without echo (Backspace edits, Ctrl-C aborts)", async () => {
+    const run = async (typed: string[]) => {
+      const stdin = Object.assign(new PassThrough(), {
+        isTTY: true,
+        modes: [] as boolean[],
+        setRawMode(mode: boolean) {
+          this.modes.push(mode);
+          return this;
+        },
+      });
+      const stdout = new Sink(true);
+      const stderr = new Sink();
+      const running = runCli(["configure", "--no-test", ...flags.slice(0, 4), ...flags.slice(6, 12)], {
+        stdout,
+        stderr,
+        stdin,
+        env: { HOME: dir },
+        cwd: dir,
+        createBackend: memoryFactory,
+      });
+      for (const chunk of typed) {
+        await new Promise((r) => setTimeout(r, 20));
+        stdin.write(chunk);
+      }
+      return { code: await running, stdout: stdout.text, stderr: stderr.text, modes: stdin.modes };
+    };
+    // S3 secret key (raw), S3 bucket? no: given; Redis password (raw)
+    const ok = await run(["s3-sec", "X\u007fret\r", "pw\r"]);
+    expect(ok.code).toBe(0);
+    expect(ok.modes).toEqual([true, false, true, false]);
+    expect(ok.stdout).toContain("Enter the S3 secret key [minioadmin]: \n");
+    expect(ok.stdout).toContain("Enter the Redis password (leave blank for no password): \n");
+    expect(ok.stdout + ok.stderr).not.toMatch(/s3-sec|pw\b/);
+    const text = readFileSync(join(dir, "karton.ini"), "utf8");
+    expect(text).toContain("secret_key = s3-secret\n");
+    expect(text).toContain("password = pw\n");
+
+    rmSync(join(dir, "karton.ini"));
+    const aborted = await run(["abc\u0003"]);
+    expect(aborted.code).toBe(1);
+    expect(aborted.stderr).toContain("Aborted.");
+    expect(aborted.modes).toEqual([true, false]);
+    expect(() => statSync(join(dir, "karton.ini"))).toThrow();
+  });
+
   it("rejects invalid values (exit 2) and tests both connections", async () => {
     const bad = await karton(["configure", "--no-test", ...flags, "--redis-port", "99999"], {
       noConfig: true,
