@@ -4,6 +4,7 @@
  * crashing consumer): every page and API route, actions, auth + CSRF refusals, resource downloads,
  * and the /metrics + /varz output.
  */
+import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDashboardApp } from "../../src/dashboard/app.js";
@@ -12,6 +13,7 @@ import { makeSettings } from "../../src/dashboard/settings.js";
 import { parse } from "../../src/json/index.js";
 import { TaskState } from "../../src/task/enums.js";
 import { type DashboardWorld, dashboardWorld, PY, parsePrometheus, TS } from "../browser/dashboard-world.js";
+import { readFixtureBytes, readFixtureJson } from "../helpers/fixtures.js";
 import { testServices } from "../helpers/services.js";
 
 const enc = encodeURIComponent;
@@ -356,6 +358,28 @@ describe("dashboard pages and API (read-only)", () => {
     expect(await denied.text()).toContain(`has no resource ${world.ts.resourceUid}`);
     const unknownTask = await client.fetch(`/task/${enc("{x}:y")}/resource/${world.ts.resourceUid}`);
     expect(unknownTask.status).toBe(404);
+    // a Python directory resource (tasks/10) re-pointed at our bucket, its zip uploaded: served as is
+    const doc = readFixtureJson("tasks/10-directory-resource.json") as {
+      tasks: { raw: string; redis_key: string }[];
+    };
+    const entry = doc.tasks[0]!;
+    await world.env.redis.set(
+      entry.redis_key,
+      entry.raw.replaceAll('"bucket": "karton-fixtures"', `"bucket": "${world.env.bucket}"`),
+    );
+    const zip = readFixtureBytes("s3/directory-resource.zip");
+    await world.backend.objects.putObject(world.env.bucket, "0bfc4272-0860-4847-967c-ba393970e897", zip);
+    const pyUid = entry.redis_key.slice("karton.task:".length);
+    const pyPage = await client.text(`/task/${enc(pyUid)}`);
+    expect(pyPage).toContain("directory (zip)");
+    expect(pyPage).toContain("422 B");
+    const pyZip = await client.fetch(`/task/${enc(pyUid)}/resource/0bfc4272-0860-4847-967c-ba393970e897`);
+    expect(pyZip.status).toBe(200);
+    const bytes = Buffer.from(await pyZip.arrayBuffer());
+    expect(createHash("sha256").update(bytes).digest("hex")).toBe(
+      "77d89293d1c3e40bda6a2cdedf9e9678a00368383a29e80f41836c5af673f7b0",
+    );
+    expect(pyZip.headers.get("content-disposition")).toContain('filename="dumps"');
     // a Python resource whose object is not in this S3 (the capture bucket): a clear 404
     const gone = await client.fetch(`/task/${enc(PY.crashedFork)}/resource/${PY.sampleResource}`);
     expect(gone.status).toBe(404);
