@@ -256,3 +256,25 @@ export async function redisCpuSeconds(redis: Redis): Promise<number> {
   const get = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info)?.[1] ?? 0);
   return get("used_cpu_user") + get("used_cpu_sys");
 }
+
+/**
+ * Calls `send(i)` at a steady `rate` per second for `seconds` (each call scheduled on its own slot,
+ * not after the previous one, so a slow call does not slow the rate); resolves when all settled.
+ */
+export async function paced(
+  rate: number,
+  seconds: number,
+  send: (i: number) => Promise<void>,
+): Promise<void> {
+  const total = Math.round(rate * seconds);
+  const interval = 1000 / rate;
+  const start = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + i * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    inFlight.push(send(i));
+  }
+  await Promise.all(inFlight);
+}

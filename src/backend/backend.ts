@@ -32,6 +32,15 @@ export interface BindsSnapshot {
   invalid: { identity: string; raw: string; reason: string }[];
 }
 
+/** One routing batch as read from the store (see {@link KartonBackend.takeRoutingBatch}). */
+export interface RoutingBatch {
+  /** The uids taken (or still held from a batch that was not applied), in order. */
+  taken: string[];
+  /** The documents of `taken`, in the same order; null where a document is missing. */
+  raws: (string | null)[];
+  binds: BindsSnapshot;
+}
+
 /**
  * Everything Karton does to its storage, as named operations. Implemented by the Redis + S3
  * backend (production, wire-compatible with Python karton-core 5.x) and by the embedded backend
@@ -108,6 +117,12 @@ export interface KartonBackend {
    * waiting up to `blockSeconds` for the first one.
    */
   takeUnrouted(max: number, blockSeconds: number): Promise<string[]>;
+  /**
+   * {@link takeUnrouted}, then {@link getRawTasks} of the taken uids and {@link getBinds}, in one step
+   * (one round trip on Redis instead of three). Optional: a router falls back to the three calls.
+   * The returned binds may be shared between calls: do not modify them.
+   */
+  takeRoutingBatch?(max: number, blockSeconds: number): Promise<RoutingBatch>;
   /** Applies one batch: forks, queues, metrics, outputs, originals Finished, claim released. */
   applyRoutePlan(plan: RoutePlan): Promise<void>;
   /** Legacy `karton.operations` bodies (≤ 4.3 clients), up to `max`, non-blocking. */

@@ -78,6 +78,7 @@ export class BindsCompiler {
   #reported = new Set<string>();
   #lastKey: string | undefined;
   #last: CompiledBinds | undefined;
+  #serialized = new WeakMap<Bind, string>();
 
   /**
    * @param compile the filter engine's compiler for routing (lenient: errors surface where Python
@@ -93,11 +94,15 @@ export class BindsCompiler {
     const keys: string[] = [];
     const serialized: string[] = [];
     for (const bind of snapshot.binds) {
-      let value: string;
-      try {
-        value = serializeBind(bind);
-      } catch (err) {
-        value = `<unserializable: ${(err as Error).message}>`;
+      // A backend may hand out the same (unchanged) bind objects batch after batch.
+      let value = this.#serialized.get(bind);
+      if (value === undefined) {
+        try {
+          value = serializeBind(bind);
+        } catch (err) {
+          value = `<unserializable: ${(err as Error).message}>`;
+        }
+        this.#serialized.set(bind, value);
       }
       serialized.push(value);
       keys.push(`${bind.identity}\u0000${value}`);

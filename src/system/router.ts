@@ -6,7 +6,7 @@
  * (recovered if this process dies) instead of being popped; a batch is applied in one atomic step;
  * unreadable documents are quarantined instead of crashing the router; missing documents are logged.
  */
-import type { KartonBackend } from "../backend/backend.js";
+import type { BindsSnapshot, KartonBackend } from "../backend/backend.js";
 import type { RoutePlan } from "../backend/types.js";
 import { type Logger, LogLevel, type LogRecord } from "../service/logging.js";
 import { parseTask } from "../task/document.js";
@@ -25,6 +25,7 @@ import {
 export type RouterBackend = Pick<
   KartonBackend,
   | "takeUnrouted"
+  | "takeRoutingBatch"
   | "getRawTasks"
   | "getBinds"
   | "applyRoutePlan"
@@ -129,12 +130,11 @@ export class Router {
       await this.flush();
       return EMPTY;
     }
-    const taken = await this.#backend.takeUnrouted(this.#options.batchSize, blockSeconds);
+    const { taken, raws, snapshot } = await this.#take(blockSeconds);
     if (taken.length === 0) {
       await this.flush();
       return EMPTY;
     }
-    const [raws, snapshot] = await Promise.all([this.#backend.getRawTasks(taken), this.#backend.getBinds()]);
     const binds = this.#compiler.compile(snapshot);
     await this.#reportInvalidBinds(binds);
 
@@ -206,6 +206,21 @@ export class Router {
         // a failing handler must not stop routing (the logger reports its own failures)
       }
     }
+  }
+
+  /** Takes a batch with its documents and the binds: in one step when the backend can. */
+  async #take(
+    blockSeconds: number,
+  ): Promise<{ taken: string[]; raws: (string | null)[]; snapshot: BindsSnapshot }> {
+    const backend = this.#backend;
+    if (backend.takeRoutingBatch) {
+      const batch = await backend.takeRoutingBatch(this.#options.batchSize, blockSeconds);
+      return { taken: batch.taken, raws: batch.raws, snapshot: batch.binds };
+    }
+    const taken = await backend.takeUnrouted(this.#options.batchSize, blockSeconds);
+    if (taken.length === 0) return { taken, raws: [], snapshot: { binds: [], invalid: [] } };
+    const [raws, snapshot] = await Promise.all([backend.getRawTasks(taken), backend.getBinds()]);
+    return { taken, raws, snapshot };
   }
 
   /**

@@ -19,7 +19,13 @@ import {
 } from "../../task/document.js";
 import { TaskState } from "../../task/enums.js";
 import { nowSeconds, type Task } from "../../task/task.js";
-import type { AbandonedClaims, BindsSnapshot, InstanceKind, KartonBackend } from "../backend.js";
+import type {
+  AbandonedClaims,
+  BindsSnapshot,
+  InstanceKind,
+  KartonBackend,
+  RoutingBatch,
+} from "../backend.js";
 import {
   KartonMetric,
   type LogMessage,
@@ -146,6 +152,9 @@ export class RedisBackend implements KartonBackend {
   #orphanCheckDue = true;
   #lastOrphanCheck = 0;
   readonly #orphans: string[] = [];
+
+  /** Parsed binds by identity and stored value (see #routerBinds). */
+  readonly #bindCache = new Map<string, Bind | { identity: string; raw: string; reason: string }>();
 
   /** Log records waiting for the end of the tick to be published together (see publishLog). */
   #publishQueue: PendingPublish[] = [];
@@ -687,6 +696,69 @@ export class RedisBackend implements KartonBackend {
     }
     for (const uid of taken) this.#routingTaken.add(uid);
     return taken;
+  }
+
+  async takeRoutingBatch(max: number, blockSeconds: number): Promise<RoutingBatch> {
+    const leftover = await this.#routingLeftovers();
+    if (leftover.length > 0 || max < 1) {
+      const [raws, binds] = await Promise.all([this.getRawTasks(leftover), this.getBinds()]);
+      return { taken: leftover, raws, binds };
+    }
+    await this.#ensureRegistered("router", "karton.system");
+    const routing = routingKey(this.instanceId);
+    try {
+      let batch = await this.#takeRoutingBatch(routing, max, []);
+      if (batch.taken.length === 0 && blockSeconds > 0) {
+        const first = await this.#blocking(`BLMOVE ${UNROUTED_TASKS_KEY}`, (conn) =>
+          conn.blmove(UNROUTED_TASKS_KEY, routing, "LEFT", "RIGHT", blockSeconds.toFixed(3)),
+        );
+        if (first === null) this.#routingDirty = true;
+        else {
+          this.#routingTaken.add(first);
+          batch = await this.#takeRoutingBatch(routing, max - 1, [first]);
+        }
+      }
+      for (const uid of batch.taken) this.#routingTaken.add(uid);
+      return batch;
+    } catch (err) {
+      this.#routingDirty = true;
+      throw err;
+    }
+  }
+
+  async #takeRoutingBatch(routing: string, more: number, already: string[]): Promise<RoutingBatch> {
+    const reply = (await this.#r(`take from ${UNROUTED_TASKS_KEY}`, () =>
+      runScript(this.#main, "takeRoutingBatch", [UNROUTED_TASKS_KEY, routing, BINDS_KEY], [more, ...already]),
+    )) as [string[], (string | null)[], string[]];
+    const [taken, raws, flat] = reply;
+    return { taken, raws, binds: this.#routerBinds(flat) };
+  }
+
+  /**
+   * The binds snapshot of a flat HGETALL reply, for the router: binds are parsed once per distinct
+   * stored value, and the same objects are returned while the value does not change.
+   */
+  #routerBinds(flat: string[]): BindsSnapshot {
+    const snapshot: BindsSnapshot = { binds: [], invalid: [] };
+    const cache = this.#bindCache;
+    if (cache.size > 10_000) cache.clear();
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const identity = flat[i] as string;
+      const raw = flat[i + 1] as string;
+      const key = `${identity}\u0000${raw}`;
+      let entry = cache.get(key);
+      if (entry === undefined) {
+        try {
+          entry = parseBind(identity, raw);
+        } catch (err) {
+          entry = { identity, raw, reason: (err as Error).message };
+        }
+        cache.set(key, entry);
+      }
+      if ("filters" in entry) snapshot.binds.push(entry);
+      else snapshot.invalid.push(entry);
+    }
+    return snapshot;
   }
 
   async applyRoutePlan(plan: RoutePlan): Promise<void> {

@@ -14,6 +14,7 @@ import {
   requeueAbandoned,
   returnAbandonedUnrouted,
 } from "./scripts/recovery.js";
+import { takeRoutingBatch } from "./scripts/take-routing-batch.js";
 import { takeUnrouted } from "./scripts/take-unrouted.js";
 import type { LuaScript } from "./scripts/types.js";
 
@@ -25,6 +26,7 @@ export const SCRIPTS = {
   completeClaimed,
   handBackClaimed,
   takeUnrouted,
+  takeRoutingBatch,
   applyRoutePlan,
   requeueAbandoned,
   crashAbandoned,

@@ -1,0 +1,50 @@
+/**
+ * Helper process of the latency benchmarks: pops fork uids from the given queues (BLPOP, as a
+ * Python consumer does), notes the time of each pop, then reads the forks' documents to find the
+ * send time the producer put in the payload (`bench_sent_ms`). Prints one JSON line with the
+ * latencies (ms) when it receives SIGINT or has popped `expected` forks.
+ *
+ *   node dist/bench/lib/fork-popper.js <host> <port> <db> <expected> <queue>...
+ */
+import { Redis } from "ioredis";
+import { parse } from "../../src/json/index.js";
+
+const [host, port, db, expectedText, ...queues] = process.argv.slice(2);
+const expected = Number(expectedText);
+const pop = new Redis({ host, port: Number(port), db: Number(db) });
+const read = new Redis({ host, port: Number(port), db: Number(db) });
+const popped: { uid: string; at: number }[] = [];
+let stopping = false;
+
+function wallMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+async function finish(): Promise<void> {
+  stopping = true;
+  const latencies: number[] = [];
+  for (let i = 0; i < popped.length; i += 500) {
+    const chunk = popped.slice(i, i + 500);
+    const docs = await read.mget(...chunk.map((p) => `karton.task:${p.uid}`));
+    chunk.forEach((p, j) => {
+      const raw = docs[j];
+      if (!raw) return;
+      const doc = parse(raw) as { payload: { bench_sent_ms?: number } };
+      const sent = doc.payload.bench_sent_ms;
+      if (typeof sent === "number") latencies.push(p.at - sent);
+    });
+  }
+  process.stdout.write(`${JSON.stringify({ latencies })}\n`);
+  pop.disconnect();
+  read.disconnect();
+  process.exit(0);
+}
+
+process.on("SIGINT", () => void finish());
+process.stdout.write("ready\n");
+while (!stopping) {
+  const res = await pop.blpop(...queues, 1);
+  if (res === null) continue;
+  popped.push({ uid: res[1], at: wallMs() });
+  if (popped.length >= expected) await finish();
+}

@@ -1,0 +1,154 @@
+/**
+ * Workload 2 — router, steady: tasks sent at a steady rate (default 200/s for 10 s, after 1 s of
+ * warm-up) to `karton-system --disable-gc`, 20 binds of which 2 match each task. The producer writes
+ * its send time into the payload just before sending (declareTask + enqueueUnrouted, as
+ * Producer.sendTask); a helper process pops the forks (BLPOP) and notes when. Latency = pop time −
+ * send time, for every fork.
+ *
+ * Options (env): KARTON_BENCH_RUNS (3), KARTON_BENCH_RATE (200), KARTON_BENCH_SECONDS (10),
+ * KARTON_BENCH_LOG_LEVEL (INFO), KARTON_BENCH_PROFILE=<dir>.
+ *
+ * Run: npm run build && bash scripts/services.sh run -- node dist/bench/router-steady.js
+ */
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { RedisBackend } from "../src/backend/redis/redis-backend.js";
+import { S3ObjectStore } from "../src/backend/s3/s3-object-store.js";
+import {
+  adminRedis,
+  BENCH_DB,
+  DIST,
+  NodeChild,
+  paced,
+  profileArgs,
+  runsWanted,
+  scratchDir,
+  services,
+  startSystem,
+  wallMs,
+  writeIni,
+} from "./lib/env.js";
+import { latency, report } from "./lib/stats.js";
+import { BENCH_ORIGIN, type BindLayout, makeBinds, makeTask, registerBinds } from "./lib/workload.js";
+
+export interface SteadyOptions {
+  rate: number;
+  seconds: number;
+  warmupSeconds: number;
+  layout: BindLayout;
+  logLevel: string;
+}
+
+export interface SteadyFigures extends Record<string, number> {
+  forks: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+async function ensureBucket(bucket: string): Promise<void> {
+  const s = services();
+  const objects = new S3ObjectStore({
+    address: s.s3.address,
+    accessKey: s.s3.accessKey,
+    secretKey: s.s3.secretKey,
+  });
+  if (!(await objects.bucketExists(bucket))) await objects.createBucket(bucket);
+  objects.close();
+}
+
+export async function routerSteadyRun(o: SteadyOptions): Promise<SteadyFigures> {
+  const s = services();
+  const redis = adminRedis(s);
+  await redis.flushdb();
+  const binds = makeBinds(o.layout);
+  await registerBinds(redis, binds);
+  await ensureBucket("karton");
+  const dir = scratchDir("steady");
+  const ini = writeIni(dir, s, { bucket: "karton", extra: ["[logging]", `level = ${o.logLevel}`] });
+  const system = await startSystem(ini, ["--disable-gc"], { nodeArgs: profileArgs("router-steady") });
+
+  const producer = new RedisBackend({
+    redis: { host: s.redis.host, port: s.redis.port, db: BENCH_DB, ssl: false, socketTimeout: 30 },
+    objects: new S3ObjectStore({
+      address: s.s3.address,
+      accessKey: s.s3.accessKey,
+      secretKey: s.s3.secretKey,
+    }),
+    defaultBucket: "karton",
+    clientName: BENCH_ORIGIN,
+  });
+  await producer.ping();
+  const send = async (i: number, measured: boolean) => {
+    const { task } = makeTask({
+      i,
+      layout: o.layout,
+      bytes: 1024,
+      bucket: "karton",
+      resourceUid: `res-${i % 100}`,
+    });
+    if (measured) task.payload.bench_sent_ms = wallMs();
+    await producer.declareTask(task);
+    await producer.enqueueUnrouted(task, BENCH_ORIGIN);
+  };
+  // Warm-up (not measured): forks are left in the queues and cleared before the measured part.
+  await paced(o.rate, o.warmupSeconds, (i) => send(i, false));
+  await new Promise((r) => setTimeout(r, 300));
+  for (const b of binds) await redis.del(`karton.queue.normal:${b.identity}`);
+
+  const total = Math.round(o.rate * o.seconds);
+  const expected = total * o.layout.matches;
+  const queues = binds.map((b) => `karton.queue.normal:${b.identity}`);
+  const popper = new NodeChild([
+    join(DIST, "bench", "lib", "fork-popper.js"),
+    s.redis.host,
+    String(s.redis.port),
+    String(BENCH_DB),
+    String(expected),
+    ...queues,
+  ]);
+  await popper.waitFor(/^ready$/);
+  await paced(o.rate, o.seconds, (i) => send(i + 1_000_000, true));
+  // The popper exits by itself once every fork was popped; SIGINT makes it report what it has.
+  const timer = setTimeout(() => popper.proc.kill("SIGINT"), 10_000);
+  await popper.waitFor(/latencies/, 15_000);
+  clearTimeout(timer);
+  const line = popper.tail.split("\n").find((l) => l.includes("latencies")) as string;
+  const latencies = (JSON.parse(line) as { latencies: number[] }).latencies;
+  await system.stop();
+  await producer.close();
+  redis.disconnect();
+  const l = latency(latencies);
+  return { forks: l.n, p50: l.p50, p99: l.p99, max: l.max };
+}
+
+export async function routerSteady(o: SteadyOptions, runs: number): Promise<SteadyFigures> {
+  const results: SteadyFigures[] = [];
+  for (let r = 0; r < runs; r++) results.push(await routerSteadyRun(o));
+  return report(
+    `Router, steady: ${o.rate} tasks/s for ${o.seconds} s, ${o.layout.binds} binds (${o.layout.matches} match), send → fork popped (ms)`,
+    [
+      { key: "forks", label: "forks", digits: 0 },
+      { key: "p50", label: "p50 ms", digits: 2 },
+      { key: "p99", label: "p99 ms", digits: 2 },
+      { key: "max", label: "max ms", digits: 1 },
+    ],
+    results,
+  );
+}
+
+export function steadyOptionsFromEnv(): SteadyOptions {
+  const env = process.env;
+  return {
+    rate: Number(env.KARTON_BENCH_RATE ?? 200),
+    seconds: Number(env.KARTON_BENCH_SECONDS ?? 10),
+    warmupSeconds: 1,
+    layout: { binds: 20, matches: 2 },
+    logLevel: env.KARTON_BENCH_LOG_LEVEL ?? "INFO",
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  await routerSteady(steadyOptionsFromEnv(), runsWanted(3));
+  process.exit(0);
+}

@@ -1,0 +1,36 @@
+import { TASK_KEY_PREFIX } from "../keys.js";
+import type { LuaScript } from "./types.js";
+
+/**
+ * takeRoutingBatch-3: what a router needs for one batch, in one round trip: moves up to ARGV[1]
+ * uids from the head of karton.tasks to the tail of the router's routing list (after the uids
+ * already moved, ARGV[2..], e.g. by a BLMOVE), reads their documents (MGET) and the binds (HGETALL).
+ *
+ * KEYS[1] = karton.tasks, KEYS[2] = karton.ts.routing:<instanceId>, KEYS[3] = karton.binds
+ * Returns {uids, documents (nil when missing), binds as HGETALL's flat field/value list}.
+ * The documents are read with the keys built here from the uids (`karton.task:<uid>`), as the
+ * router would right after the move; Python's router reads them with MGET too.
+ */
+export const takeRoutingBatch: LuaScript = {
+  name: "takeRoutingBatch",
+  numberOfKeys: 3,
+  lua: `
+local max = tonumber(ARGV[1])
+local uids = {}
+for i = 2, #ARGV do uids[#uids + 1] = ARGV[i] end
+local moved = 0
+while moved < max do
+  local uid = redis.call("LMOVE", KEYS[1], KEYS[2], "LEFT", "RIGHT")
+  if not uid then break end
+  uids[#uids + 1] = uid
+  moved = moved + 1
+end
+local docs = {}
+if #uids > 0 then
+  local keys = {}
+  for i = 1, #uids do keys[i] = "${TASK_KEY_PREFIX}" .. uids[i] end
+  docs = redis.call("MGET", unpack(keys))
+end
+return {uids, docs, redis.call("HGETALL", KEYS[3])}
+`,
+};
