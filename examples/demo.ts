@@ -18,8 +18,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { type Consumer, KartonConfig, Producer } from "../src/index.js";
-import { SystemService } from "../src/system/index.js";
+import { type Consumer, KartonConfig, Producer, SystemService } from "../src/index.js";
 import { ArchiveExtractor } from "./triage/archive-extractor.js";
 import { Classifier } from "./triage/classifier.js";
 import { PRODUCER_IDENTITY, type Submitted, submitSamples } from "./triage/producer.js";

@@ -87,5 +87,17 @@ export {
   TaskPriority,
   TaskState,
 } from "./task/index.js";
-
+// Operators: the read model and actions behind the CLI and the dashboard
+export {
+  cancelCrashed,
+  cancelPending,
+  cancelTask,
+  InspectError,
+  KartonState,
+  loadAnalysis,
+  restartCrashed,
+  restartTask,
+} from "./inspect/index.js";
+// karton-system in-process (router + garbage collector + claim recovery)
+export { SystemService, type SystemServiceOptions } from "./system/index.js";
 export { LIBRARY_VERSION } from "./version.js";
