@@ -185,7 +185,19 @@ export function createDashboardApp(options: DashboardAppOptions): DashboardApp {
     c.header("Referrer-Policy", "same-origin");
     if (!c.res.headers.has("cache-control")) c.header("Cache-Control", "no-store");
   });
-  app.use("*", security.middleware());
+  // Scrapers and static files need no CSRF cookie (and would get a new one on every request).
+  const securityMiddleware = security.middleware();
+  const cookieless = new Set([`${base}/metrics`, `${base}/varz`]);
+  app.use("*", async (c, next) => {
+    const path = new URL(c.req.url).pathname;
+    if (cookieless.has(path) || path.startsWith(`${base}/static/`)) {
+      c.set("csrfToken", "");
+      c.set("authenticated", false);
+      await next();
+      return;
+    }
+    await securityMiddleware(c, next);
+  });
 
   app.onError((error, c) => {
     if (error instanceof HttpError) return errorResponse(c, error.status, error.title, error.message);

@@ -52,7 +52,7 @@ describe("dashboard in Chromium", () => {
     });
     page = context.pages()[0] ?? (await context.newPage());
     page.on("dialog", (dialog) => void dialog.accept());
-  }, 180_000);
+  }, 600_000);
 
   afterAll(async () => {
     await context?.close();

@@ -222,7 +222,10 @@ describe("dashboard app (embedded backend)", () => {
   });
 
   it("serves metrics and the JSON API", async () => {
-    const metrics = await (await client.request("/metrics")).text();
+    client.cookies.clear();
+    const scrape = await client.request("/metrics");
+    expect(scrape.headers.getSetCookie()).toEqual([]);
+    const metrics = await scrape.text();
     expect(metrics).toContain('karton_tasks{name="dash_consumer",priority="normal",status="Crashed"} 1');
     expect(metrics).toContain('karton_replicas{name="dash_consumer",version="5.9.1"} 0');
     expect(await (await client.request("/varz")).text()).toContain("karton_queue_oldest_pending_age_seconds");
