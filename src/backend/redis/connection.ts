@@ -355,9 +355,18 @@ export async function checkCredentials(
     retryStrategy: () => null,
     commandTimeout: target.commandTimeoutMs > 0 ? target.commandTimeoutMs : CONNECT_TIMEOUT_MS,
   });
-  probe.on("error", () => {});
+  // ioredis rejects connect() with a bare "Connection is closed." when the socket fails (TLS
+  // handshake refused, ECONNREFUSED...): the error event carries the real reason.
+  let socketError: Error | undefined;
+  probe.on("error", (err: Error) => {
+    socketError = err;
+  });
   try {
-    await probe.connect();
+    try {
+      await probe.connect();
+    } catch (err) {
+      throw socketError ?? err;
+    }
     const args = target.username !== undefined ? [target.username, target.password] : [target.password];
     try {
       await probe.call("AUTH", ...args);
