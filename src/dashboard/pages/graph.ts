@@ -18,6 +18,59 @@ function position(node: GraphNode): { x: number; y: number } {
   return { x: PAD + node.layer * (NODE_W + COL_GAP), y: PAD + node.row * (NODE_H + ROW_GAP) };
 }
 
+/** y of the free band above row `row` of any column (row = column length: below its last node). */
+function gapY(row: number): number {
+  return PAD + row * (NODE_H + ROW_GAP) - ROW_GAP / 2;
+}
+
+/** A smooth curve between two points with horizontal tangents. */
+function curve(x1: number, y1: number, x2: number, y2: number): string {
+  const dx = Math.max(24, Math.abs(x2 - x1) / 2);
+  return `C ${x1 + dx} ${y1}, ${x2 - dx} ${y2}, ${x2} ${y2}`;
+}
+
+/**
+ * The path of an edge: a curve to the next column; across intermediate columns it runs through the
+ * free band between two nodes nearest to the straight line (never through a node); an edge pointing
+ * backwards leaves to the right, runs back along the band above both nodes and enters from the left.
+ */
+function edgePath(graph: KartonGraph, from: GraphNode, to: GraphNode): string {
+  const a = position(from);
+  const b = position(to);
+  const x1 = a.x + NODE_W;
+  const y1 = a.y + NODE_H / 2;
+  const x2 = b.x - 2;
+  const y2 = b.y + NODE_H / 2;
+  if (to.layer <= from.layer) {
+    const band = gapY(Math.min(from.row, to.row));
+    const out = x1 + COL_GAP / 3;
+    const back = b.x - COL_GAP / 3;
+    return `M ${x1} ${y1} ${curve(x1, y1, out, band)} L ${back} ${band} ${curve(back, band, x2, y2)}`;
+  }
+  let d = `M ${x1} ${y1}`;
+  let px = x1;
+  let py = y1;
+  for (let layer = from.layer + 1; layer < to.layer; layer++) {
+    const x0 = PAD + layer * (NODE_W + COL_GAP);
+    const t = (x0 + NODE_W / 2 - x1) / (x2 - x1);
+    const straight = y1 + t * (y2 - y1);
+    const rows = graph.layers[layer]?.length ?? 0;
+    let y: number;
+    if (straight > gapY(rows)) {
+      y = straight; // below the column's last node: free space
+    } else {
+      let best = 0;
+      for (let r = 1; r <= rows; r++)
+        if (Math.abs(gapY(r) - straight) < Math.abs(gapY(best) - straight)) best = r;
+      y = gapY(best);
+    }
+    d += ` ${curve(px, py, x0 - 6, y)} L ${x0 + NODE_W + 6} ${y}`;
+    px = x0 + NODE_W + 6;
+    py = y;
+  }
+  return `${d} ${curve(px, py, x2, y2)}`;
+}
+
 export function renderGraphSvg(ctx: PageContext, graph: KartonGraph): SafeHtml {
   const byId = new Map(graph.nodes.map((n) => [n.identity, n]));
   const columns = graph.layers.length;
@@ -29,19 +82,13 @@ export function renderGraphSvg(ctx: PageContext, graph: KartonGraph): SafeHtml {
     const to = byId.get(edge.to);
     if (!from || !to || from.layer < 0 || to.layer < 0) return html``;
     const a = position(from);
-    const b = position(to);
     let d: string;
     if (edge.from === edge.to) {
       const x = a.x + NODE_W;
       const y = a.y + NODE_H / 2;
       d = `M ${x} ${y - 8} C ${x + 40} ${y - 34}, ${x + 40} ${y + 34}, ${x + 2} ${y + 8}`;
     } else {
-      const x1 = a.x + NODE_W;
-      const y1 = a.y + NODE_H / 2;
-      const x2 = b.x - 2;
-      const y2 = b.y + NODE_H / 2;
-      const bend = Math.max(50, Math.abs(x2 - x1) / 2);
-      d = `M ${x1} ${y1} C ${x1 + bend} ${y1}, ${x2 - bend} ${y2}, ${x2} ${y2}`;
+      d = edgePath(graph, from, to);
     }
     return html`<path class="edge${edge.back ? " back" : ""}" d="${d}" marker-end="url(#arrow)"><title>${edge.from} → ${edge.to} (${edge.matches} header set${edge.matches === 1 ? "" : "s"})</title></path>`;
   });
