@@ -727,11 +727,25 @@ export class RedisBackend implements KartonBackend {
   }
 
   async #takeRoutingBatch(routing: string, more: number, already: string[]): Promise<RoutingBatch> {
+    // Buffers, so that a document that is not UTF-8 is decoded like getRawTasks does (see
+    // decodeUtf8Escaped) and refused by the router, instead of read with replacement characters.
     const reply = (await this.#r(`take from ${UNROUTED_TASKS_KEY}`, () =>
-      runScript(this.#main, "takeRoutingBatch", [UNROUTED_TASKS_KEY, routing, BINDS_KEY], [more, ...already]),
-    )) as [string[], (string | null)[], string[]];
+      runScript(
+        this.#main,
+        "takeRoutingBatch",
+        [UNROUTED_TASKS_KEY, routing, BINDS_KEY],
+        [more, ...already],
+        {
+          buffers: true,
+        },
+      ),
+    )) as [Buffer[], (Buffer | null)[], Buffer[]];
     const [taken, raws, flat] = reply;
-    return { taken, raws, binds: this.#routerBinds(flat) };
+    return {
+      taken: taken.map((uid) => uid.toString("utf8")),
+      raws: raws.map((raw) => (raw === null ? null : decodeUtf8Escaped(raw))),
+      binds: this.#routerBinds(flat.map((item) => item.toString("utf8"))),
+    };
   }
 
   /**

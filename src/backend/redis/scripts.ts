@@ -54,19 +54,21 @@ type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
 /**
  * Runs a script defined with {@link defineScripts} on a client or a pipeline. Scripts with a
- * variable key count receive it automatically.
+ * variable key count receive it automatically. With `buffers`, bulk replies come back as Buffers.
  */
 export function runScript(
   target: Redis | ChainableCommander,
   name: ScriptName,
   keys: string[],
   args: (string | number)[],
+  options: { buffers?: boolean } = {},
 ): Promise<unknown> {
   const script: LuaScript = SCRIPTS[name];
   if (script.numberOfKeys !== undefined && script.numberOfKeys !== keys.length) {
     throw new Error(`script ${scriptId(script)} called with ${keys.length} keys`);
   }
-  const fn = (target as unknown as Record<string, ScriptFn>)[name];
+  // ioredis defines `<name>Buffer` too: the same script with bulk replies as Buffers (not decoded).
+  const fn = (target as unknown as Record<string, ScriptFn>)[options.buffers ? `${name}Buffer` : name];
   if (typeof fn !== "function") throw new Error(`script ${name} is not defined on this connection`);
   const head = script.numberOfKeys === undefined ? [keys.length, ...keys] : keys;
   return fn.call(target, ...head, ...args);
