@@ -216,6 +216,20 @@ describe("dashboard pages and API (read-only)", () => {
     expect(child.root_uid).toBe(PY.root);
   });
 
+  it("an unreadable task document is shown raw with the reason, and counted apart", async () => {
+    const uid = "{bad-root}:bad-task";
+    await world.env.redis.set(`karton.task:${uid}`, '{"uid": "{bad-root}:bad-task", "status": "Weird <x>"');
+    const html = await client.text(`/task/${enc(uid)}`);
+    expect(html).toContain("This task document cannot be read");
+    expect(html).toContain("&quot;Weird &lt;x&gt;&quot;");
+    const api = await client.fetch(`/api/task/${enc(uid)}`);
+    expect(api.status).toBe(422);
+    const fresh = createDashboardApp({ backend: world.backend, settings: makeSettings() });
+    const index = await (await fresh.fetch(new Request("http://127.0.0.1/"))).text();
+    expect(index).toContain("1 stored task document(s) cannot be parsed");
+    await world.env.redis.del(`karton.task:${uid}`);
+  });
+
   it("analysis page and API: every task of the root, grouped by queue and status", async () => {
     const html = await client.text(`/analysis/${PY.root}`);
     expect(html).toContain("5 stored task(s)");
