@@ -148,7 +148,7 @@ export class NodeChild {
   readonly exited: Promise<number | null>;
   #tail: string[] = [];
   #buffer = "";
-  #watchers: { pattern: RegExp; resolve: () => void }[] = [];
+  #watchers: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   lines = 0;
 
   constructor(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
@@ -167,7 +167,7 @@ export class NodeChild {
       this.lines += lines.length;
       for (const line of lines) {
         this.#tail.push(line);
-        for (const w of this.#watchers) if (w.pattern.test(line)) w.resolve();
+        for (const w of this.#watchers) if (w.pattern.test(line)) w.resolve(line);
       }
       if (this.#tail.length > 400) this.#tail = this.#tail.slice(-200);
     };
@@ -184,9 +184,10 @@ export class NodeChild {
     return [...this.#tail, this.#buffer].join("\n");
   }
 
-  /** Resolves when a line matches (lines already seen count). */
-  waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<void> {
-    if (this.#tail.some((line) => pattern.test(line))) return Promise.resolve();
+  /** Resolves with the first line that matches (lines already seen count, if still in the tail). */
+  waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+    const seen = this.#tail.find((line) => pattern.test(line));
+    if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((res, rej) => {
       const timer = setTimeout(
         () => rej(new Error(`timed out waiting for ${pattern} from pid ${this.pid}:\n${this.tail}`)),
@@ -194,10 +195,10 @@ export class NodeChild {
       );
       const watcher = {
         pattern,
-        resolve: () => {
+        resolve: (line: string) => {
           clearTimeout(timer);
           this.#watchers = this.#watchers.filter((w) => w !== watcher);
-          res();
+          res(line);
         },
       };
       this.#watchers.push(watcher);

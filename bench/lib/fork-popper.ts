@@ -2,7 +2,7 @@
  * Helper process of the latency benchmarks: pops fork uids from the given queues (BLPOP, as a
  * Python consumer does), notes the time of each pop, then reads the forks' documents to find the
  * send time the producer put in the payload (`bench_sent_ms`). Prints one JSON line with the
- * latencies (ms) when it receives SIGINT or has popped `expected` forks.
+ * latencies (ms) and the send times when it receives SIGINT or has popped `expected` forks.
  *
  *   node dist/bench/lib/fork-popper.js <host> <port> <db> <expected> <queue>...
  */
@@ -23,6 +23,7 @@ function wallMs(): number {
 async function finish(): Promise<void> {
   stopping = true;
   const latencies: number[] = [];
+  const sentAt: number[] = [];
   for (let i = 0; i < popped.length; i += 500) {
     const chunk = popped.slice(i, i + 500);
     const docs = await read.mget(...chunk.map((p) => `karton.task:${p.uid}`));
@@ -31,10 +32,13 @@ async function finish(): Promise<void> {
       if (!raw) return;
       const doc = parse(raw) as { payload: { bench_sent_ms?: number } };
       const sent = doc.payload.bench_sent_ms;
-      if (typeof sent === "number") latencies.push(p.at - sent);
+      if (typeof sent === "number") {
+        latencies.push(p.at - sent);
+        sentAt.push(sent);
+      }
     });
   }
-  process.stdout.write(`${JSON.stringify({ latencies })}\n`);
+  process.stdout.write(`${JSON.stringify({ latencies, sentAt })}\n`);
   pop.disconnect();
   read.disconnect();
   process.exit(0);

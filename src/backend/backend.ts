@@ -41,6 +41,18 @@ export interface RoutingBatch {
   binds: BindsSnapshot;
 }
 
+/** What {@link KartonBackend.claimWithBind} found. */
+export interface ClaimWithBindResult {
+  /** The stored bind value of the identity; null when there is none. */
+  bind: string | null;
+  /**
+   * The claimed tasks, in claim order: uid and raw document (null when the document is missing,
+   * undefined when it could not be read: read it with {@link KartonBackend.getTask}). Empty when
+   * nothing was claimed: the queues stayed empty, or the stored bind is not the expected value.
+   */
+  claimed: { uid: string; raw?: string | null }[];
+}
+
 /**
  * Everything Karton does to its storage, as named operations. Implemented by the Redis + S3
  * backend (production, wire-compatible with Python karton-core 5.x) and by the embedded backend
@@ -93,6 +105,19 @@ export interface KartonBackend {
    * first) into this instance's claim list; waits up to `blockSeconds` when all are empty.
    */
   claimTask(identity: string, blockSeconds: number): Promise<string | null>;
+  /**
+   * A consumer's loop step in one go where the backend can (one round trip on Redis instead of
+   * three): reads the stored bind value of `identity` ({@link getBind}); only when it is exactly
+   * `expectedBind` (the value the consumer registered), claims up to `max` tasks like
+   * {@link claimTask} (waiting up to `blockSeconds` for the first one) and reads their documents
+   * ({@link getRawTasks}). Optional: consumers fall back to the separate calls.
+   */
+  claimWithBind?(
+    identity: string,
+    expectedBind: string,
+    blockSeconds: number,
+    max?: number,
+  ): Promise<ClaimWithBindResult>;
   /**
    * Writes the final document of a claimed task and releases the claim in one atomic step;
    * `metrics` are incremented for `identity` in the same step, only when this call released the

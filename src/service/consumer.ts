@@ -7,18 +7,23 @@
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import { KartonMetric } from "../backend/types.js";
-import { type Bind, bindsEqual } from "../bind/bind.js";
+import { type Bind, bindsEqual, parseBind, serializeBind } from "../bind/bind.js";
 import type { KartonConfig } from "../config/config.js";
 import type { JsonObject } from "../json/values.js";
+import { parseTask } from "../task/document.js";
 import { TaskState } from "../task/enums.js";
 import type { Task } from "../task/task.js";
 import { buildBind, type CompiledFilterList, checkFilters } from "./consumer-bind.js";
 import { BindRemovedError, KartonServiceError, TaskInterruptedError, TaskTimeoutError } from "./errors.js";
 import type { NamedHook, PostHook, PreHook } from "./hooks.js";
-import { pyRepr } from "./logging.js";
+import { LogSite, pyRepr } from "./logging.js";
 import { KartonServiceBase, type ServiceArgs, type ServiceOptions } from "./service-base.js";
 import type { ProcessContext, TaskContext } from "./task-context.js";
 import { errorMessage, formatException } from "./traceback.js";
+
+/** The two records logged for every task (their source location is looked up once). */
+const RECEIVED_SITE = new LogSite();
+const DONE_SITE = new LogSite();
 
 /** How long one claim waits for a task (bounds how fast shutdown and bind changes are noticed). */
 export const CLAIM_BLOCK_SECONDS = 1;
@@ -217,18 +222,37 @@ export abstract class Consumer extends KartonServiceBase {
 
   async #dispatch(): Promise<void> {
     let delay = RETRY_MIN_MS;
+    // The stored bind value this consumer's bind is known to equal (the one it registered, at first).
+    let expectedBind = serializeBind(this.bind);
     while (!this.#stopRequested) {
       while (this.#inFlight.size >= this.concurrency && !this.#stopRequested) await this.#waitChange();
       if (this.#stopRequested) break;
-      let uid: string | null;
+      let claims: { uid: string; raw?: string | null }[];
       try {
-        const current = await this.backend.getBind(this.identity);
-        if (current === null) throw new BindRemovedError(this.identity);
-        if (!bindsEqual(current, this.bind)) {
-          this.log.info("Binds changed, shutting down.");
-          break;
+        const backend = this.backend;
+        if (backend.claimWithBind) {
+          // Bind check, claims (one per free slot) and documents in one step (one round trip on Redis).
+          const free = this.concurrency - this.#inFlight.size;
+          const result = await backend.claimWithBind(this.identity, expectedBind, CLAIM_BLOCK_SECONDS, free);
+          if (result.bind !== expectedBind) {
+            if (result.bind === null) throw new BindRemovedError(this.identity);
+            if (!bindsEqual(parseBind(this.identity, result.bind), this.bind)) {
+              this.log.info("Binds changed, shutting down.");
+              break;
+            }
+            expectedBind = result.bind; // the same bind, written differently (e.g. by another replica)
+          }
+          claims = result.claimed;
+        } else {
+          const current = await backend.getBind(this.identity);
+          if (current === null) throw new BindRemovedError(this.identity);
+          if (!bindsEqual(current, this.bind)) {
+            this.log.info("Binds changed, shutting down.");
+            break;
+          }
+          const uid = await backend.claimTask(this.identity, CLAIM_BLOCK_SECONDS);
+          claims = uid === null ? [] : [{ uid }];
         }
-        uid = await this.backend.claimTask(this.identity, CLAIM_BLOCK_SECONDS);
         delay = RETRY_MIN_MS;
       } catch (error) {
         if (error instanceof BindRemovedError || isPermanent(error)) throw error;
@@ -237,26 +261,35 @@ export abstract class Consumer extends KartonServiceBase {
         delay = Math.min(delay * 2, RETRY_MAX_MS);
         continue;
       }
-      if (uid === null) continue;
-      this.#openClaims++;
-      const work: Promise<void> = this.#handleClaim(uid).finally(() => {
-        this.#inFlight.delete(work);
-        this.#notify();
-      });
-      this.#inFlight.add(work);
+      for (const claim of claims) {
+        this.#openClaims++;
+        const work: Promise<void> = this.#handleClaim(claim.uid, claim.raw).finally(() => {
+          this.#inFlight.delete(work);
+          this.#notify();
+        });
+        this.#inFlight.add(work);
+      }
     }
   }
 
-  /** Never rejects: every failure is logged, and the claim is released whenever the store allows. */
-  async #handleClaim(uid: string): Promise<void> {
+  /**
+   * Never rejects: every failure is logged, and the claim is released whenever the store allows.
+   * `raw` is the document when it was read with the claim (null: missing; undefined: not read).
+   */
+  async #handleClaim(uid: string, raw?: string | null): Promise<void> {
     try {
       let task: Task | null;
       try {
-        task = await this.#retry(
-          `Reading task ${uid}`,
-          () => this.backend.getTask(uid, { storage: this.backend.objects }),
-          "force",
-        );
+        task =
+          raw === undefined
+            ? await this.#retry(
+                `Reading task ${uid}`,
+                () => this.backend.getTask(uid, { storage: this.backend.objects }),
+                "force",
+              )
+            : raw === null
+              ? null
+              : parseTask(raw, { storage: this.backend.objects });
       } catch (error) {
         if (!isPermanent(error)) throw error;
         this.log.error(`Task ${uid} has an unreadable document, dropping it: ${errorMessage(error)}`);
@@ -304,12 +337,14 @@ export abstract class Consumer extends KartonServiceBase {
         await this.#complete(task, []);
         return;
       }
-      this.log.info(`Received new task - ${task.uid}`);
-      await this.#retry(
-        `Marking task ${task.uid} Started`,
-        () => this.backend.setTaskStatus(task, TaskState.Started),
-        "force",
-      );
+      this.log.info(`Received new task - ${task.uid}`, { site: RECEIVED_SITE });
+      // The Started document is written while process() begins (it leaves with the record above, in
+      // one write): not awaited, since the completion, sent later on the same connection, lands
+      // after it anyway. A failure only costs the intermediate status: it is logged, and the
+      // completion (retried until it succeeds) writes the final document.
+      void this.backend.setTaskStatus(task, TaskState.Started).catch((error: unknown) => {
+        this.log.warning(`Marking task ${task.uid} Started failed: ${errorMessage(error)}`);
+      });
       task.status = TaskState.Started;
       for (const hook of this.#preHooks) {
         try {
@@ -339,7 +374,7 @@ export abstract class Consumer extends KartonServiceBase {
         task.setStatus(TaskState.Crashed);
         await this.#complete(task, [KartonMetric.Consumed, KartonMetric.Crashed]);
       } else {
-        this.log.info(`Task done - ${task.uid}`);
+        this.log.info(`Task done - ${task.uid}`, { site: DONE_SITE });
         task.setStatus(TaskState.Finished);
         await this.#complete(task, [KartonMetric.Consumed]);
       }

@@ -10,6 +10,7 @@
 import { hostname as osHostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import { stringify } from "../json/index.js";
+import { quote } from "../json/stringify.js";
 import { PyFloat } from "../json/values.js";
 import { serializeTask } from "../task/document.js";
 import type { Task } from "../task/task.js";
@@ -133,12 +134,113 @@ export interface LogOptions {
   extra?: Record<string, unknown>;
   /** An exception: its traceback is appended to the message and published in the `exc*` fields. */
   error?: unknown;
+  /**
+   * The call site, for a line that logs often (e.g. once per task): its source location (`filename`,
+   * `lineno`, `funcName`) is looked up at the first call and reused, instead of walking the stack
+   * for every record. Create one per call site: `const SITE = new LogSite()`.
+   */
+  site?: LogSite;
+}
+
+/** Remembers the source location of one logging call site (see {@link LogOptions.site}). */
+export class LogSite {
+  location: CallerLocation | undefined;
+}
+
+function siteLocation(site: LogSite): CallerLocation {
+  if (site.location === undefined) site.location = callerLocation();
+  return site.location;
 }
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 
-/** Source location of the first stack frame outside this module. */
-function callerLocation(): { filename: string; module: string; lineno: number; funcName: string } {
+const THIS_FILE_URL = import.meta.url;
+
+type CallerLocation = { filename: string; module: string; lineno: number; funcName: string };
+
+/** Base name → [filename, module] (file paths repeat: a handful of source files log). */
+const fileNames = new Map<string, [string, string]>();
+
+function fileAndModule(file: string): [string, string] {
+  let names = fileNames.get(file);
+  if (names === undefined) {
+    let path = file;
+    if (path.startsWith("file://")) {
+      try {
+        path = fileURLToPath(path);
+      } catch {
+        // keep the URL
+      }
+    }
+    const base = path.split(/[\\/]/).pop() ?? path;
+    const dot = base.lastIndexOf(".");
+    names = [base, dot > 0 ? base.slice(0, dot) : base];
+    if (fileNames.size > 1000) fileNames.clear();
+    fileNames.set(file, names);
+  }
+  return names;
+}
+
+/**
+ * Source location of the first stack frame outside this module. Logging is on hot paths (a
+ * consumer logs two records per task), so when nothing rewrites stack traces (no source maps, no
+ * custom Error.prepareStackTrace), the frames are read as V8 call sites instead of formatting and
+ * parsing the stack text; the result is the same.
+ */
+function callerLocation(): CallerLocation {
+  const sourceMapped = (process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled === true;
+  const prepare = Error.prepareStackTrace as ((...args: unknown[]) => unknown) | undefined;
+  // Node's own formatter (exposed as Error.prepareStackTrace by recent versions) or none.
+  if (!sourceMapped && (prepare === undefined || prepare.name === "ErrorPrepareStackTrace")) {
+    const location = callerFromCallSites(prepare);
+    if (location !== undefined) return location;
+  }
+  return callerFromStackText();
+}
+
+function callerFromCallSites(
+  previous: ((...args: unknown[]) => unknown) | undefined,
+): CallerLocation | undefined {
+  const holder: { stack?: unknown } = {};
+  const limit = Error.stackTraceLimit;
+  Error.prepareStackTrace = (_error, sites) => sites;
+  try {
+    // The caller is a few frames up (logger methods, then the caller); fewer frames, less work.
+    Error.stackTraceLimit = 6;
+    Error.captureStackTrace(holder, callerLocation);
+    const sites = holder.stack;
+    if (!Array.isArray(sites)) return undefined;
+    for (const site of sites as NodeJS.CallSite[]) {
+      const file = site.getFileName();
+      if (file === undefined || file === null) continue;
+      if (file === THIS_FILE_URL || file === THIS_FILE || file.startsWith("node:")) continue;
+      if (site.isNative() || site.isEval()) return undefined;
+      const [filename, module] = fileAndModule(file);
+      // V8 prints "Type.name", "new Name", "async name" or, at the top level, no name at all.
+      let fn = site.getFunctionName() ?? site.getMethodName();
+      if (fn === null || fn === undefined || fn === "") {
+        if (site.isToplevel() && !site.isAsync() && !site.isConstructor()) fn = "<module>";
+        else return undefined; // an unusual frame: let the text path name it exactly
+      } else if (site.isConstructor()) {
+        fn = `new ${fn}`;
+      }
+      return {
+        filename,
+        module,
+        lineno: site.getLineNumber() ?? 0,
+        funcName: fn.includes(".") ? (fn.split(".").pop() as string) : fn,
+      };
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  } finally {
+    Error.stackTraceLimit = limit;
+    (Error as { prepareStackTrace?: unknown }).prepareStackTrace = previous;
+  }
+}
+
+function callerFromStackText(): CallerLocation {
   const holder: { stack?: string } = {};
   Error.captureStackTrace(holder);
   for (const line of (holder.stack ?? "").split("\n")) {
@@ -269,7 +371,7 @@ export class Logger {
       levelname: levelName(level),
       message: String(message),
       created: Date.now() / 1000,
-      ...callerLocation(),
+      ...(options.site ? siteLocation(options.site) : callerLocation()),
       extra,
     };
     if ("error" in options && options.error !== undefined) record.error = options.error;
@@ -330,6 +432,7 @@ export class ConsoleHandler implements LogHandler {
   }
 
   handle(record: LogRecord): void {
+    corkUntilNextTick(this.#stream);
     this.#stream.write(`${this.format(record)}\n`);
   }
 
@@ -339,6 +442,34 @@ export class ConsoleHandler implements LogHandler {
     for (const record of records) text += `${this.format(record)}\n`;
     if (text !== "") this.#stream.write(text);
   }
+}
+
+/** Streams corked by {@link corkUntilNextTick}, uncorked at the latest when the process exits. */
+const corkedStreams = new Set<NodeJS.WritableStream>();
+let exitHookInstalled = false;
+
+/**
+ * Lines logged during one tick of the event loop (a consumer logs two or three per task) leave in
+ * one write to stderr: the stream is corked at the first one and uncorked when the tick's microtasks are done,
+ * or when the process exits (so that nothing is lost on `process.exit()` or a crash).
+ */
+function corkUntilNextTick(stream: NodeJS.WritableStream): void {
+  // Only the process's own stderr/stdout: a stream given by the caller is written as it is.
+  if (stream !== process.stderr && stream !== process.stdout) return;
+  const writable = stream as NodeJS.WritableStream & { cork?: () => void; uncork?: () => void };
+  if (corkedStreams.has(stream) || typeof writable.cork !== "function") return;
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on("exit", () => {
+      for (const s of corkedStreams) (s as { uncork?: () => void }).uncork?.();
+      corkedStreams.clear();
+    });
+  }
+  corkedStreams.add(stream);
+  writable.cork();
+  process.nextTick(() => {
+    if (corkedStreams.delete(stream)) writable.uncork?.();
+  });
 }
 
 /** Makes an extra value serialisable (used only when the record as given cannot be serialised). */
@@ -389,11 +520,34 @@ export function buildLogBody(record: LogRecord, hostname: string, safe = false):
 
 /** The record body as the exact JSON text Python publishes (unsorted keys, ASCII-only). */
 export function serializeLogRecord(record: LogRecord, hostname: string): string {
+  if (record.error === undefined && isEmpty(record.extra)) return serializePlainRecord(record, hostname);
   try {
     return stringify(buildLogBody(record, hostname), { sortKeys: false });
   } catch {
     return stringify(buildLogBody(record, hostname, true), { sortKeys: false });
   }
+}
+
+function isEmpty(obj: Record<string, unknown>): boolean {
+  for (const _ in obj) return false;
+  return true;
+}
+
+/**
+ * {@link serializeLogRecord} of a record without extras or exception (nearly all of them), written
+ * directly: the same text as the general path, without building the body object first.
+ */
+function serializePlainRecord(record: LogRecord, hostname: string): string {
+  const task = record.task;
+  let out =
+    `{"name": ${quote(record.name)}, "levelname": ${quote(record.levelname)}, ` +
+    `"levelno": ${stringify(record.levelno)}, "filename": ${quote(record.filename)}, ` +
+    `"module": ${quote(record.module)}, "lineno": ${stringify(record.lineno)}, ` +
+    `"funcName": ${quote(record.funcName)}, "created": ${stringify(new PyFloat(record.created))}, ` +
+    `"task_id": ${quote(task ? fquidToUid(task.uid) : NO_TASK_ID)}, "message": ${quote(record.message)}, ` +
+    `"type": "log"`;
+  if (task) out += `, "task": ${quote(serializeTask(task))}`;
+  return `${out}, "hostname": ${quote(hostname)}}`;
 }
 
 /** Where published records go: `backend.publishLog` in practice. */

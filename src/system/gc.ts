@@ -482,7 +482,8 @@ export class GarbageCollector {
     this.#last = this.#stats;
     const s = this.#stats;
     if (!s.failed) {
-      this.#log.debug(
+      // One line per pass (every gc_interval): how long it took and what it did.
+      this.#log.info(
         `GC: pass done in ${(s.finishedAt - s.startedAt).toFixed(3)} s: ${s.tasksScanned} tasks scanned, ` +
           `${s.tasksDeleted} removed, ${s.tasksCrashed} crashed, ${s.objectsDeleted} objects removed`,
       );

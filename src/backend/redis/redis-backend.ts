@@ -22,6 +22,7 @@ import { nowSeconds, type Task } from "../../task/task.js";
 import type {
   AbandonedClaims,
   BindsSnapshot,
+  ClaimWithBindResult,
   InstanceKind,
   KartonBackend,
   RoutingBatch,
@@ -107,13 +108,6 @@ export interface RedisBackendOptions {
   instanceId?: string;
 }
 
-interface PendingPublish {
-  channel: string;
-  body: string;
-  resolve: (receivers: number) => void;
-  reject: (err: unknown) => void;
-}
-
 interface Registration {
   kind: InstanceKind;
   identity: string;
@@ -156,8 +150,8 @@ export class RedisBackend implements KartonBackend {
   /** Parsed binds by identity and stored value (see #routerBinds). */
   readonly #bindCache = new Map<string, Bind | { identity: string; raw: string; reason: string }>();
 
-  /** Log records waiting for the end of the tick to be published together (see publishLog). */
-  #publishQueue: PendingPublish[] = [];
+  /** The main connection's socket is corked until the end of this tick (see #cork). */
+  #corked = false;
 
   /** Uids handed out by takeUnrouted and not applied yet (see #routingLeftovers). */
   #routingTaken = new Set<string>();
@@ -213,9 +207,28 @@ export class RedisBackend implements KartonBackend {
     }
   }
 
+  /**
+   * Commands issued during one tick of the event loop leave in one write: the socket of the main
+   * connection is corked at the first command of a tick and uncorked when the tick's microtasks are
+   * done. A routing batch's log records and its apply, or a consumer's "Received" record and its
+   * Started status, cost one system call (and one wake-up of Redis) instead of one per command.
+   */
+  #cork(): void {
+    if (this.#corked || this.#main.status !== "ready") return;
+    const stream = this.#main.stream;
+    if (!stream || stream.destroyed) return;
+    this.#corked = true;
+    stream.cork();
+    process.nextTick(() => {
+      this.#corked = false;
+      stream.uncork();
+    });
+  }
+
   /** Runs Redis commands, turning failures into errors that name the operation and the server. */
   async #r<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new Error(`Redis ${operation}: the backend is closed`);
+    this.#cork();
     try {
       return await fn();
     } catch (err) {
@@ -461,7 +474,7 @@ export class RedisBackend implements KartonBackend {
 
   // ---- consumer ---------------------------------------------------------------------------------
 
-  async claimTask(identity: string, blockSeconds: number): Promise<string | null> {
+  async #checkOrphansIfDue(): Promise<void> {
     if (
       this.#orphanCheck === null &&
       (this.#orphanCheckDue || Date.now() - this.#lastOrphanCheck > ORPHAN_CHECK_INTERVAL_MS)
@@ -472,6 +485,64 @@ export class RedisBackend implements KartonBackend {
       this.#orphanCheck = check;
       await check;
     }
+  }
+
+  async claimWithBind(
+    identity: string,
+    expectedBind: string,
+    blockSeconds: number,
+    max = 1,
+  ): Promise<ClaimWithBindResult> {
+    await this.#checkOrphansIfDue();
+    const orphan = this.#orphans.shift();
+    if (orphan !== undefined) {
+      const [bind, raw] = await this.#r(`HGET ${BINDS_KEY} + GET ${taskKey(orphan)}`, async () => {
+        const res = await this.#main.pipeline().hget(BINDS_KEY, identity).get(taskKey(orphan)).exec();
+        throwFirstError(res);
+        return (res ?? []).map(([, v]) => v as string | null);
+      }).catch((err: unknown) => {
+        this.#orphans.unshift(orphan);
+        throw err;
+      });
+      if (bind !== expectedBind) {
+        this.#orphans.unshift(orphan);
+        return { bind: bind ?? null, claimed: [] };
+      }
+      return { bind, claimed: [{ uid: orphan, raw: raw ?? null }] };
+    }
+    await this.#ensureRegistered("consumer", identity);
+
+    const claims = claimsKey(this.instanceId);
+    const queues = consumerQueueKeys(identity);
+    const deadline = Date.now() + Math.max(0, blockSeconds) * 1000;
+    for (;;) {
+      const [stored, uids, raws] = (await this.#r(`claim for ${identity}`, () =>
+        runScript(this.#main, "claimWithBind", [...queues, claims, BINDS_KEY], [identity, expectedBind, max]),
+      )) as [string | null, string[], (string | null)[]];
+      const bind = stored ?? null;
+      if (uids.length > 0) {
+        return { bind, claimed: uids.map((uid, i) => ({ uid: this.#hold(uid), raw: raws[i] ?? null })) };
+      }
+      if (bind !== expectedBind) return { bind, claimed: [] };
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return { bind, claimed: [] };
+      const wait = Math.max(0.01, Math.min(remaining / 1000, CLAIM_POLL_SECONDS));
+      const moved = await this.#blocking(`BLMOVE ${queues[2]}`, (conn) =>
+        conn.blmove(queues[2], claims, "LEFT", "RIGHT", wait.toFixed(3)),
+      );
+      if (moved !== null) {
+        const uid = this.#hold(moved);
+        // The claim is ours now whatever happens to this read; the caller reads it again if needed.
+        const raw = await this.#r(`GET ${taskKey(uid)}`, () => this.#main.get(taskKey(uid))).catch(
+          () => undefined,
+        );
+        return { bind, claimed: [raw === undefined ? { uid } : { uid, raw }] };
+      }
+    }
+  }
+
+  async claimTask(identity: string, blockSeconds: number): Promise<string | null> {
+    await this.#checkOrphansIfDue();
     const orphan = this.#orphans.shift();
     if (orphan !== undefined) return orphan;
     await this.#ensureRegistered("consumer", identity);
@@ -1146,45 +1217,9 @@ export class RedisBackend implements KartonBackend {
 
   // ---- logs -------------------------------------------------------------------------------------
 
-  /**
-   * PUBLISH, batched: the records published during one tick of the event loop (a routing batch logs
-   * one per task) go to Redis in one pipeline, i.e. one write instead of one per record.
-   */
-  publishLog(level: string, identity: string, body: string): Promise<number> {
-    if (this.#closed) return Promise.reject(new Error("Redis PUBLISH: the backend is closed"));
+  async publishLog(level: string, identity: string, body: string): Promise<number> {
     const channel = logChannel(level, identity);
-    return new Promise<number>((resolve, reject) => {
-      this.#publishQueue.push({ channel, body, resolve, reject });
-      if (this.#publishQueue.length === 1) process.nextTick(() => this.#flushPublishes());
-    });
-  }
-
-  #flushPublishes(): void {
-    const queue = this.#publishQueue;
-    this.#publishQueue = [];
-    if (queue.length === 0) return;
-    if (queue.length === 1) {
-      const one = queue[0] as PendingPublish;
-      this.#r(`PUBLISH ${one.channel}`, () => this.#main.publish(one.channel, one.body)).then(
-        one.resolve,
-        one.reject,
-      );
-      return;
-    }
-    const pipe = this.#main.pipeline();
-    for (const p of queue) pipe.publish(p.channel, p.body);
-    this.#r(`PUBLISH of ${queue.length} log records`, () => pipe.exec()).then(
-      (results) => {
-        queue.forEach((p, i) => {
-          const [err, n] = results?.[i] ?? [new Error("no reply"), 0];
-          if (err) p.reject(err);
-          else p.resolve(Number(n));
-        });
-      },
-      (err: unknown) => {
-        for (const p of queue) p.reject(err);
-      },
-    );
+    return await this.#r(`PUBLISH ${channel}`, () => this.#main.publish(channel, body));
   }
 
   async subscribeLogs(

@@ -6,6 +6,7 @@
 import type { ChainableCommander, Redis } from "ioredis";
 import { applyRoutePlan } from "./scripts/apply-route-plan.js";
 import { claimTask } from "./scripts/claim-task.js";
+import { claimWithBind } from "./scripts/claim-with-bind.js";
 import { completeClaimed } from "./scripts/complete-claimed.js";
 import {
   crashAbandoned,
@@ -23,6 +24,7 @@ export type { LuaScript } from "./scripts/types.js";
 /** Every script, by name. */
 export const SCRIPTS = {
   claimTask,
+  claimWithBind,
   completeClaimed,
   handBackClaimed,
   takeUnrouted,
