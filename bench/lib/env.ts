@@ -230,7 +230,9 @@ export async function startSystem(
 ): Promise<NodeChild> {
   const main = join(DIST, "src", "system", "main.js");
   if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
-  const child = new NodeChild([...(options.nodeArgs ?? []), main, "--config-file", ini, ...args]);
+  // KARTON_BENCH_NODE_FLAGS: extra node options for karton-system (experiments, e.g. heap sizes).
+  const extra = (process.env.KARTON_BENCH_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "");
+  const child = new NodeChild([...extra, ...(options.nodeArgs ?? []), main, "--config-file", ini, ...args]);
   if (options.waitStarted !== false) await child.waitFor(/Manager \S+ started/);
   return child;
 }

@@ -80,8 +80,13 @@ export interface KartonBackend {
   saveTasks(tasks: Task[]): Promise<void>;
   /** Sets status and last_update and writes the document; skipped when the status is unchanged. */
   setTaskStatus(task: Task, status: TaskState): Promise<void>;
-  /** Every task document, in chunks (SCAN + MGET), optionally only a `{root}` tree. */
-  scanTasks(options?: { rootUid?: string; chunkSize?: number }): AsyncIterable<RawTask[]>;
+  /**
+   * Every task document, in chunks (SCAN + MGET), optionally only a `{root}` tree. A document is
+   * yielded once, unless `unique: false`: then a document may (rarely, as Redis SCAN may return a key
+   * twice) be yielded twice, and the scan keeps no memory of the keys it has seen (the garbage
+   * collector's passes over millions of documents).
+   */
+  scanTasks(options?: { rootUid?: string; chunkSize?: number; unique?: boolean }): AsyncIterable<RawTask[]>;
   deleteTasks(uids: string[]): Promise<void>;
 
   // ---- producer -------------------------------------------------------------------------------

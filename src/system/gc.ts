@@ -23,7 +23,7 @@ import type { Logger } from "../service/logging.js";
 import { taskFromDocument } from "../task/document.js";
 import { TaskState } from "../task/enums.js";
 import { nowSeconds, type Task } from "../task/task.js";
-import { deletionEntries, forEachReferencedKey, textMentions } from "./gc-resources.js";
+import { deletionEntries, forEachReferencedKey, parseForGc, textMentions } from "./gc-resources.js";
 import {
   type GcContext,
   type GcTaskView,
@@ -111,6 +111,7 @@ export class GarbageCollector {
   #phase: Phase = "idle";
   #stats: GcPassStats = emptyStats(0);
   #cleared = new Set<string>();
+  #crashed = new Set<string>();
   #scan: AsyncIterator<RawTask[]> | undefined;
   #unrouted: { set: Set<string>; at: number } | undefined;
   #versions = new Map<string, string[]>();
@@ -157,6 +158,7 @@ export class GarbageCollector {
     if (this.active) return;
     this.#stats = emptyStats(this.#now());
     this.#cleared = new Set();
+    this.#crashed = new Set();
     this.#unrouted = undefined;
     this.#versions = new Map();
     this.#entries = [];
@@ -224,7 +226,11 @@ export class GarbageCollector {
       this.#cleared.add(bind.identity);
       this.#stats.clearedConsumers.push(bind.identity);
     }
-    this.#scan = this.#backend.scanTasks({ chunkSize: this.#options.chunkSize })[Symbol.asyncIterator]();
+    // Not `unique`: the scan must not remember millions of keys; a key SCAN returns twice is harmless
+    // (collectTasks counts only what it deleted; crashes are remembered per pass).
+    this.#scan = this.#backend
+      .scanTasks({ chunkSize: this.#options.chunkSize, unique: false })
+      [Symbol.asyncIterator]();
     this.#phase = "tasks";
   }
 
@@ -239,15 +245,18 @@ export class GarbageCollector {
     this.#stats.tasksScanned += chunk.length;
     await this.#refreshCleared();
 
-    const tasks: { task: Task; view: GcTaskView }[] = [];
+    // Only what the rules need is kept from each document (its parsed tree is garbage at once, which
+    // keeps a pass over millions of documents small in memory).
+    const tasks: { view: GcTaskView; origin: unknown; raw: RawTask }[] = [];
     const unreadable: QuarantineRecord[] = [];
     for (const raw of chunk) {
       try {
-        const task = taskFromDocument(parse(raw.raw), { decodeResources: false });
+        const task = taskFromDocument(parseForGc(raw.raw), { decodeResources: false });
         if (task.uid !== raw.uid) throw new Error(`the document's uid is ${JSON.stringify(task.uid)}`);
         const receiver = task.headers.receiver;
         tasks.push({
-          task,
+          raw,
+          origin: task.headers.origin,
           view: {
             uid: raw.uid,
             status: task.status,
@@ -284,10 +293,15 @@ export class GarbageCollector {
 
     const toDelete: { uid: string; receiver: string | null }[] = [];
     const toCrash: Task[] = [];
-    for (const { task, view } of tasks) {
+    for (const { view, origin, raw } of tasks) {
       const decision = gcDecision(view, ctx);
       if (decision.action === "keep") continue;
       if (decision.action === "crash") {
+        // A SCAN may return a key twice: crash (and count) it once per pass.
+        if (this.#crashed.has(view.uid)) continue;
+        this.#crashed.add(view.uid);
+        // Written back: read again with the lossless parser (exact numbers in the payload).
+        const task = taskFromDocument(parse(raw.raw), { decodeResources: false });
         task.status = TaskState.Crashed;
         task.lastUpdate = now;
         task.error = [STARTED_TIMEOUT_ERROR];
@@ -298,7 +312,7 @@ export class GarbageCollector {
         continue;
       }
       toDelete.push({ uid: view.uid, receiver: view.receiver });
-      this.#logDeletion(view, decision.rule, task);
+      this.#logDeletion(view, decision.rule, origin);
     }
     if (toDelete.length > 0) {
       await this.#backend.collectTasks(toDelete);
@@ -338,7 +352,11 @@ export class GarbageCollector {
       this.#finish();
       return;
     }
-    this.#scan = this.#backend.scanTasks({ chunkSize: this.#options.chunkSize })[Symbol.asyncIterator]();
+    // Not `unique`: the scan must not remember millions of keys; a key SCAN returns twice is harmless
+    // (collectTasks counts only what it deleted; crashes are remembered per pass).
+    this.#scan = this.#backend
+      .scanTasks({ chunkSize: this.#options.chunkSize, unique: false })
+      [Symbol.asyncIterator]();
     this.#phase = "resources";
   }
 
@@ -409,14 +427,13 @@ export class GarbageCollector {
     return set;
   }
 
-  #logDeletion(view: GcTaskView, rule: number, task: Task): void {
+  #logDeletion(view: GcTaskView, rule: number, origin: unknown): void {
     const o = this.#options;
     switch (rule) {
       case 1:
         this.#log.debug(`GC: Task ${view.uid} belongs to removed consumer ${view.receiver}. Killed.`);
         break;
       case 2: {
-        const origin = task.headers.origin;
         this.#log.warning(
           `Task ${view.uid} is in Dispatched state more than ${o.dispatchedTimeout} seconds. Killed. (origin: ${typeof origin === "string" ? origin : "<unknown>"})`,
         );

@@ -350,11 +350,15 @@ export class RedisBackend implements KartonBackend {
     await this.#r(`SET ${taskKey(task.uid)}`, () => this.#main.set(taskKey(task.uid), doc));
   }
 
-  async *scanTasks(options: { rootUid?: string; chunkSize?: number } = {}): AsyncIterable<RawTask[]> {
+  async *scanTasks(
+    options: { rootUid?: string; chunkSize?: number; unique?: boolean } = {},
+  ): AsyncIterable<RawTask[]> {
     const chunkSize = Math.max(1, options.chunkSize ?? CHUNK);
     const root = options.rootUid;
     const patterns = root === undefined ? [ALL_TASKS_PATTERN] : [LEGACY_TASK_PATTERN, taskTreePattern(root)];
-    const seen = new Set<string>();
+    // Without `unique`, only the keys of the chunk being assembled are deduplicated.
+    const unique = options.unique !== false;
+    let seen = new Set<string>();
     for (const pattern of patterns) {
       const legacyFilter = root !== undefined && pattern === LEGACY_TASK_PATTERN;
       let pending: string[] = [];
@@ -372,6 +376,7 @@ export class RedisBackend implements KartonBackend {
         while (pending.length >= chunkSize || (cursor === "0" && pending.length > 0)) {
           const keys = pending.slice(0, chunkSize);
           pending = pending.slice(chunkSize);
+          if (!unique) seen = new Set(pending);
           const values = await this.#r("MGET of task documents", () => this.#main.mgetBuffer(keys));
           const chunk: RawTask[] = [];
           keys.forEach((key, i) => {
@@ -497,9 +502,10 @@ export class RedisBackend implements KartonBackend {
     const orphan = this.#orphans.shift();
     if (orphan !== undefined) {
       const [bind, raw] = await this.#r(`HGET ${BINDS_KEY} + GET ${taskKey(orphan)}`, async () => {
-        const res = await this.#main.pipeline().hget(BINDS_KEY, identity).get(taskKey(orphan)).exec();
+        const res = await this.#main.pipeline().hget(BINDS_KEY, identity).getBuffer(taskKey(orphan)).exec();
         throwFirstError(res);
-        return (res ?? []).map(([, v]) => v as string | null);
+        const doc = res?.[1]?.[1] as Buffer | null | undefined;
+        return [res?.[0]?.[1] as string | null, doc ? decodeUtf8Escaped(doc) : null];
       }).catch((err: unknown) => {
         this.#orphans.unshift(orphan);
         throw err;
@@ -516,12 +522,27 @@ export class RedisBackend implements KartonBackend {
     const queues = consumerQueueKeys(identity);
     const deadline = Date.now() + Math.max(0, blockSeconds) * 1000;
     for (;;) {
+      // Buffers, so that a document that is not UTF-8 is decoded like getTask does (and refused).
       const [stored, uids, raws] = (await this.#r(`claim for ${identity}`, () =>
-        runScript(this.#main, "claimWithBind", [...queues, claims, BINDS_KEY], [identity, expectedBind, max]),
-      )) as [string | null, string[], (string | null)[]];
-      const bind = stored ?? null;
+        runScript(
+          this.#main,
+          "claimWithBind",
+          [...queues, claims, BINDS_KEY],
+          [identity, expectedBind, max],
+          {
+            buffers: true,
+          },
+        ),
+      )) as [Buffer | null, Buffer[], (Buffer | null)[]];
+      const bind = stored === null ? null : stored.toString("utf8");
       if (uids.length > 0) {
-        return { bind, claimed: uids.map((uid, i) => ({ uid: this.#hold(uid), raw: raws[i] ?? null })) };
+        return {
+          bind,
+          claimed: uids.map((uid, i) => {
+            const raw = raws[i];
+            return { uid: this.#hold(uid.toString("utf8")), raw: raw ? decodeUtf8Escaped(raw) : null };
+          }),
+        };
       }
       if (bind !== expectedBind) return { bind, claimed: [] };
       const remaining = deadline - Date.now();
@@ -533,7 +554,8 @@ export class RedisBackend implements KartonBackend {
       if (moved !== null) {
         const uid = this.#hold(moved);
         // The claim is ours now whatever happens to this read; the caller reads it again if needed.
-        const raw = await this.#r(`GET ${taskKey(uid)}`, () => this.#main.get(taskKey(uid))).catch(
+        const raw = await this.#r(`GET ${taskKey(uid)}`, () => this.#main.getBuffer(taskKey(uid))).then(
+          (bytes) => (bytes === null ? null : decodeUtf8Escaped(bytes)),
           () => undefined,
         );
         return { bind, claimed: [raw === undefined ? { uid } : { uid, raw }] };
@@ -1068,17 +1090,19 @@ export class RedisBackend implements KartonBackend {
   }
 
   async collectTasks(tasks: { uid: string; receiver: string | null }[]): Promise<void> {
-    if (tasks.length === 0) return;
-    await this.deleteTasks(tasks.map((t) => t.uid));
+    // One script per chunk: documents deleted and counted once each (see collectTasks-N).
     for (let i = 0; i < tasks.length; i += CHUNK) {
       const chunk = tasks.slice(i, i + CHUNK);
-      await this.#r("MULTI HINCRBY karton.metrics.garbage-collected", async () => {
-        const multi = this.#main.multi();
-        for (const t of chunk)
-          multi.hincrby(metricsKey(KartonMetric.GarbageCollected), t.receiver ?? "unknown", 1);
-        throwFirstError(await multi.exec());
-      });
-      await this.#r(`HDEL ${ATTEMPTS_KEY}`, () => this.#main.hdel(ATTEMPTS_KEY, ...chunk.map((t) => t.uid)));
+      const keys = [metricsKey(KartonMetric.GarbageCollected), ATTEMPTS_KEY];
+      const args: string[] = [];
+      for (const t of chunk) {
+        keys.push(taskKey(t.uid));
+        args.push(t.receiver ?? "unknown");
+      }
+      for (const t of chunk) args.push(t.uid);
+      await this.#r("garbage collection of task documents", () =>
+        runScript(this.#main, "collectTasks", keys, args),
+      );
     }
   }
 

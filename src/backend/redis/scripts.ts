@@ -7,6 +7,7 @@ import type { ChainableCommander, Redis } from "ioredis";
 import { applyRoutePlan } from "./scripts/apply-route-plan.js";
 import { claimTask } from "./scripts/claim-task.js";
 import { claimWithBind } from "./scripts/claim-with-bind.js";
+import { collectTasks } from "./scripts/collect-tasks.js";
 import { completeClaimed } from "./scripts/complete-claimed.js";
 import {
   crashAbandoned,
@@ -26,6 +27,7 @@ export const SCRIPTS = {
   claimTask,
   claimWithBind,
   completeClaimed,
+  collectTasks,
   handBackClaimed,
   takeUnrouted,
   takeRoutingBatch,

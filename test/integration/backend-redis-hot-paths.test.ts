@@ -1,0 +1,144 @@
+/**
+ * Redis backend operations added for throughput, on a real Redis: garbage collection that counts a
+ * document once even when it is given twice (SCAN may return a key twice), scans without key
+ * memory, one-step consumer claims (bind check + several claims + documents) and routing batches.
+ */
+import { Redis } from "ioredis";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { RedisBackend } from "../../src/backend/redis/redis-backend.js";
+import { KartonMetric } from "../../src/backend/types.js";
+import { type Bind, serializeBind } from "../../src/bind/bind.js";
+import { serializeTask } from "../../src/task/document.js";
+import { Task } from "../../src/task/task.js";
+import { noObjects } from "../backend/no-objects.js";
+import { nextRedisDb, testServices } from "../helpers/services.js";
+
+const services = testServices();
+const db = nextRedisDb();
+const redisOptions = {
+  host: services.redis.host,
+  port: services.redis.port,
+  db,
+  ssl: false,
+  socketTimeout: 30,
+};
+const admin = new Redis({ host: services.redis.host, port: services.redis.port, db, lazyConnect: true });
+const backends: RedisBackend[] = [];
+
+function backend(): RedisBackend {
+  const b = new RedisBackend({ redis: redisOptions, objects: noObjects });
+  backends.push(b);
+  return b;
+}
+
+function bind(identity: string): Bind {
+  return {
+    identity,
+    filters: [{ type: "hot" }],
+    info: null,
+    version: "0.1.0",
+    persistent: true,
+    serviceVersion: null,
+    isAsync: false,
+  };
+}
+
+beforeEach(async () => {
+  await admin.flushdb();
+});
+
+afterAll(async () => {
+  await Promise.all(backends.map((b) => b.close()));
+  await admin.flushdb();
+  admin.disconnect();
+});
+
+describe("garbage collection", () => {
+  it("collectTasks deletes and counts each document once, even when given twice", async () => {
+    const b = backend();
+    const tasks = [new Task({ type: "hot" }), new Task({ type: "hot" })];
+    await b.saveTasks(tasks);
+    await b.collectTasks([
+      { uid: tasks[0]!.uid, receiver: "r" },
+      { uid: tasks[0]!.uid, receiver: "r" },
+      { uid: tasks[1]!.uid, receiver: null },
+      { uid: "gone", receiver: "r" },
+    ]);
+    expect(await b.getRawTasks(tasks.map((t) => t.uid))).toEqual([null, null]);
+    expect((await b.getMetrics())[KartonMetric.GarbageCollected]).toEqual({ r: 1, unknown: 1 });
+    // Again (a second collector): nothing left to count.
+    await b.collectTasks([{ uid: tasks[0]!.uid, receiver: "r" }]);
+    expect((await b.getMetrics())[KartonMetric.GarbageCollected]).toEqual({ r: 1, unknown: 1 });
+  });
+
+  it("scanTasks without `unique` yields every document", async () => {
+    const b = backend();
+    const tasks = Array.from({ length: 25 }, () => new Task({ type: "hot" }));
+    await b.saveTasks(tasks);
+    const seen: string[] = [];
+    for await (const chunk of b.scanTasks({ chunkSize: 7, unique: false }))
+      for (const t of chunk) seen.push(t.uid);
+    expect(new Set(seen)).toEqual(new Set(tasks.map((t) => t.uid)));
+  });
+});
+
+describe("consumer claims", () => {
+  it("claimWithBind claims up to `max` tasks in priority order with their documents, only for the expected bind", async () => {
+    const b = backend();
+    await b.heartbeat("consumer", "hot.consumer", 30);
+    await b.registerBind(bind("hot.consumer"));
+    const expected = serializeBind(bind("hot.consumer"));
+    const low = new Task({ type: "hot" }, { priority: "low" });
+    const normal = [new Task({ type: "hot" }), new Task({ type: "hot" })];
+    const high = new Task({ type: "hot" }, { priority: "high" });
+    await b.saveTasks([low, ...normal, high]);
+    await admin.rpush("karton.queue.low:hot.consumer", low.uid);
+    await admin.rpush("karton.queue.normal:hot.consumer", ...normal.map((t) => t.uid));
+    await admin.rpush("karton.queue.high:hot.consumer", high.uid);
+
+    const wrong = await b.claimWithBind("hot.consumer", `${expected} `, 0, 10);
+    expect(wrong).toEqual({ bind: expected, claimed: [] });
+
+    const first = await b.claimWithBind("hot.consumer", expected, 0, 3);
+    expect(first.bind).toBe(expected);
+    expect(first.claimed.map((c) => c.uid)).toEqual([high.uid, normal[0]!.uid, normal[1]!.uid]);
+    expect(first.claimed[0]!.raw).toBe(serializeTask(high));
+    const rest = await b.claimWithBind("hot.consumer", expected, 0, 3);
+    expect(rest.claimed.map((c) => c.uid)).toEqual([low.uid]);
+    expect(await admin.lrange(`karton.ts.claims:${b.instanceId}`, 0, -1)).toHaveLength(4);
+
+    const none = await b.claimWithBind("hot.consumer", expected, 0.2, 3);
+    expect(none.claimed).toEqual([]);
+    await admin.hdel("karton.binds", "hot.consumer");
+    expect(await b.claimWithBind("hot.consumer", expected, 0, 1)).toEqual({ bind: null, claimed: [] });
+  });
+
+  it("claimWithBind waits for a task pushed while it blocks", async () => {
+    const b = backend();
+    await b.heartbeat("consumer", "hot.consumer", 30);
+    await b.registerBind(bind("hot.consumer"));
+    const task = new Task({ type: "hot" });
+    await b.saveTasks([task]);
+    setTimeout(() => void admin.rpush("karton.queue.normal:hot.consumer", task.uid), 150);
+    const result = await b.claimWithBind("hot.consumer", serializeBind(bind("hot.consumer")), 3, 4);
+    expect(result.claimed).toEqual([{ uid: task.uid, raw: serializeTask(task) }]);
+  });
+});
+
+describe("routing batches", () => {
+  it("takeRoutingBatch returns the taken uids, their documents and the binds, and hands an unapplied batch out again", async () => {
+    const b = backend();
+    await b.registerBind(bind("hot.consumer"));
+    const tasks = [new Task({ type: "hot" }), new Task({ type: "hot" })];
+    await b.saveTasks(tasks);
+    await admin.rpush("karton.tasks", tasks[0]!.uid, "no-document", tasks[1]!.uid);
+    const batch = await b.takeRoutingBatch(10, 1);
+    expect(batch.taken).toEqual([tasks[0]!.uid, "no-document", tasks[1]!.uid]);
+    expect(batch.raws).toEqual([serializeTask(tasks[0]!), null, serializeTask(tasks[1]!)]);
+    expect(batch.binds.binds.map((x) => x.identity)).toEqual(["hot.consumer"]);
+    // Not applied: handed out again, documents read again.
+    const again = await b.takeRoutingBatch(10, 0);
+    expect(again.taken).toEqual(batch.taken);
+    expect(again.raws).toEqual(batch.raws);
+  });
+});
