@@ -4,6 +4,7 @@
  * options (URL precedence, TLS, timeouts), log body decoding.
  */
 import { describe, expect, it } from "vitest";
+import { decodeLogBody } from "../../src/backend/codec.js";
 import {
   clientName,
   ioredisOptions,
@@ -12,7 +13,6 @@ import {
   resolveRedisTarget,
 } from "../../src/backend/redis/connection.js";
 import * as keys from "../../src/backend/redis/keys.js";
-import { decodeLogBody } from "../../src/backend/redis/redis-backend.js";
 import { SCRIPTS, scriptId } from "../../src/backend/redis/scripts.js";
 import { KartonMetric } from "../../src/backend/types.js";
 import { LIBRARY_VERSION } from "../../src/version.js";

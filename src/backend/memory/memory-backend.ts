@@ -23,6 +23,7 @@ import { type ParseTaskOptions, parseTask, serializeTask } from "../../task/docu
 import { TaskState } from "../../task/enums.js";
 import { nowSeconds, type Task } from "../../task/task.js";
 import type { AbandonedClaims, BindsSnapshot, InstanceKind, KartonBackend } from "../backend.js";
+import { decodeLogBody, decodeQuarantine, documentHasRoot, encodeQuarantine } from "../codec.js";
 import {
   ALL_METRICS,
   ATTEMPTS_KEY,
@@ -62,7 +63,6 @@ import { MemoryStore, type PushWait } from "./memory-store.js";
 /** Keys per chunk of bulk reads and deletions (as the Redis backend's MGET/DEL). */
 const CHUNK = 1000;
 /** Quarantine records keep at most this many characters of the offending value. */
-const QUARANTINE_RAW_LIMIT = 64 * 1024;
 /** A subscription keeps the process alive with a timer of this period (it never does anything). */
 const KEEP_ALIVE_MS = 2 ** 30;
 
@@ -702,20 +702,7 @@ export class MemoryBackend implements KartonBackend {
     const raws = await this.#op(`LRANGE ${QUARANTINE_KEY}`, () =>
       this.store.lrange(QUARANTINE_KEY, -limit, -1),
     );
-    return raws.reverse().map((raw) => {
-      try {
-        return JSON.parse(raw) as QuarantineRecord;
-      } catch {
-        return {
-          subject: "?",
-          kind: "task",
-          reason: "unreadable quarantine record",
-          raw,
-          at: 0,
-          reporter: "",
-        };
-      }
-    });
+    return decodeQuarantine(raws.reverse());
   }
 
   // ---- metrics ----------------------------------------------------------------------------------
@@ -785,44 +772,5 @@ export class MemoryBackend implements KartonBackend {
     };
     this.#subscriptions.add(subscription);
     return subscription;
-  }
-}
-
-/** Decodes a log body with the lossless parser; a string `task` is decoded too (spec §8.3). */
-function decodeLogBody(message: string): Record<string, unknown> | null {
-  let body: unknown;
-  try {
-    body = parse(message);
-  } catch {
-    return null;
-  }
-  if (!isJsonObject(body)) return null;
-  const out: Record<string, unknown> = { ...body };
-  if (typeof out.task === "string") {
-    try {
-      out.task = parse(out.task);
-    } catch {
-      // keep the string: a task that cannot be read is still worth showing
-    }
-  }
-  return out;
-}
-
-function encodeQuarantine(record: QuarantineRecord): string {
-  const raw =
-    record.raw !== null && record.raw.length > QUARANTINE_RAW_LIMIT
-      ? `${record.raw.slice(0, QUARANTINE_RAW_LIMIT)}…[truncated, ${record.raw.length} chars]`
-      : record.raw;
-  return JSON.stringify({ ...record, raw });
-}
-
-/** Cheap check of a legacy document's root (full parse only when the text mentions the root). */
-function documentHasRoot(raw: string, root: string): boolean {
-  if (!raw.includes(root)) return false;
-  try {
-    const doc = parse(raw);
-    return isJsonObject(doc) && doc.root_uid === root;
-  } catch {
-    return false;
   }
 }

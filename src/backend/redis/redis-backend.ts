@@ -27,6 +27,7 @@ import type {
   KartonBackend,
   RoutingBatch,
 } from "../backend.js";
+import { decodeLogBody, decodeQuarantine, documentHasRoot, encodeQuarantine } from "../codec.js";
 import {
   KartonMetric,
   type LogMessage,
@@ -89,7 +90,6 @@ const ORPHAN_CHECK_INTERVAL_MS = 15_000;
 /** A suspected orphan is confirmed by a second look this much later. */
 const ORPHAN_CONFIRM_MS = 3000;
 /** Quarantine records keep at most this many characters of the offending value. */
-const QUARANTINE_RAW_LIMIT = 64 * 1024;
 
 export interface RedisBackendOptions {
   /** `[redis]` options (`KartonConfig.redisOptions()`). */
@@ -383,7 +383,7 @@ export class RedisBackend implements KartonBackend {
             const bytes = values[i];
             if (bytes === null || bytes === undefined) return;
             const raw = decodeUtf8Escaped(bytes);
-            if (legacyFilter && !documentHasRoot(raw, root)) return;
+            if (legacyFilter && root !== undefined && !documentHasRoot(raw, root)) return;
             chunk.push({ uid: key.slice(TASK_KEY_PREFIX.length), raw });
           });
           if (chunk.length > 0) yield chunk;
@@ -1187,22 +1187,7 @@ export class RedisBackend implements KartonBackend {
     const raws = await this.#r(`LRANGE ${QUARANTINE_KEY}`, () =>
       this.#main.lrange(QUARANTINE_KEY, -limit, -1),
     );
-    const out: QuarantineRecord[] = [];
-    for (const raw of raws.reverse()) {
-      try {
-        out.push(JSON.parse(raw) as QuarantineRecord);
-      } catch {
-        out.push({
-          subject: "?",
-          kind: "task",
-          reason: "unreadable quarantine record",
-          raw,
-          at: 0,
-          reporter: "",
-        });
-      }
-    }
-    return out;
+    return decodeQuarantine(raws.reverse());
   }
 
   // ---- metrics ----------------------------------------------------------------------------------
@@ -1286,46 +1271,6 @@ export class RedisBackend implements KartonBackend {
         }
       },
     };
-  }
-}
-
-/** Decodes a log body with the lossless parser; a string `task` is decoded too (spec §8.3). */
-export function decodeLogBody(message: string): Record<string, unknown> | null {
-  let body: unknown;
-  try {
-    body = parse(message);
-  } catch {
-    return null;
-  }
-  if (!isJsonObject(body)) return null;
-  const out: Record<string, unknown> = { ...body };
-  if (typeof out.task === "string") {
-    try {
-      out.task = parse(out.task);
-    } catch {
-      // keep the string: a task that cannot be read is still worth showing
-    }
-  }
-  return out;
-}
-
-function encodeQuarantine(record: QuarantineRecord): string {
-  const raw =
-    record.raw !== null && record.raw.length > QUARANTINE_RAW_LIMIT
-      ? `${record.raw.slice(0, QUARANTINE_RAW_LIMIT)}…[truncated, ${record.raw.length} chars]`
-      : record.raw;
-  return JSON.stringify({ ...record, raw });
-}
-
-/** Cheap check of a legacy document's root (full parse only when the text mentions the root). */
-function documentHasRoot(raw: string, root: string | undefined): boolean {
-  if (root === undefined) return true;
-  if (!raw.includes(root)) return false;
-  try {
-    const doc = parse(raw);
-    return isJsonObject(doc) && doc.root_uid === root;
-  } catch {
-    return false;
   }
 }
 
