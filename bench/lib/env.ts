@@ -5,7 +5,7 @@
  * Benchmarks are plain scripts printing figures; they are run by hand (`npm run bench`), never as
  * timed assertions in tests.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -280,4 +280,17 @@ export async function paced(
     inFlight.push(send(i));
   }
   await Promise.all(inFlight);
+}
+
+/**
+ * Ceph RGW frees the data of deleted objects only in its own garbage collection (hours later by
+ * default); benchmarks that write gigabytes to the test cluster's in-memory OSD ask for it at once
+ * (`radosgw-admin gc process --include-all`), when the services were started by scripts/services.sh.
+ */
+export function purgeDeletedObjects(s: Services): void {
+  if (s.servicesDir === undefined || !existsSync(join(s.servicesDir, "ceph.conf"))) return;
+  spawnSync("radosgw-admin", ["-c", join(s.servicesDir, "ceph.conf"), "gc", "process", "--include-all"], {
+    stdio: "ignore",
+    timeout: 120_000,
+  });
 }
