@@ -50,6 +50,10 @@ export interface BulkFigures extends Record<string, number> {
   cpuPercent: number;
   peakRssMb: number;
   redisCpuPercent: number;
+  /** karton-system CPU per routed task, µs. */
+  cpuUsPerTask: number;
+  /** Redis CPU per routed task, µs. */
+  redisUsPerTask: number;
 }
 
 /** One run: fresh db, tasks queued, system started, polled until every fork is queued. */
@@ -133,6 +137,8 @@ export async function routerBulkRun(o: BulkOptions): Promise<BulkFigures> {
     cpuPercent: ((cpu1 - cpu0) / seconds) * 100,
     peakRssMb: peak,
     redisCpuPercent: ((redis1 - redis0) / seconds) * 100,
+    cpuUsPerTask: ((cpu1 - cpu0) / o.tasks) * 1e6,
+    redisUsPerTask: ((redis1 - redis0) / o.tasks) * 1e6,
   };
 }
 
