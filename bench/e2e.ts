@@ -1,8 +1,8 @@
 /**
  * Workload 3 — end to end: producer → karton-system → consumer(s) with a no-op process().
  *
- * Throughput: N tasks (default 3,000, after 500 of warm-up) sent as fast as possible (32 sends in
- * flight, each `declareTask` + `enqueueUnrouted` as Producer.sendTask does), timed from the first
+ * Throughput: N tasks (default 3,000, after 500 of warm-up), built beforehand, sent as fast as
+ * possible (32 sends in flight, each `declareTask` + `enqueueUnrouted` as Producer.sendTask does), timed from the first
  * send until the consumers have counted all of them (`karton.metrics.consumed`), with 1 consumer
  * process, with 4, and with 1 process at concurrency 16.
  * Latency: tasks sent at a steady 200/s for 10 s to one consumer process; send time (in the
@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { RedisBackend } from "../src/backend/redis/redis-backend.js";
 import { S3ObjectStore } from "../src/backend/s3/s3-object-store.js";
+import type { Task } from "../src/task/task.js";
 import {
   adminRedis,
   BENCH_DB,
@@ -55,6 +56,8 @@ interface Deployment {
   producer: RedisBackend;
   admin: ReturnType<typeof adminRedis>;
   send: (i: number, stamp: boolean) => Promise<void>;
+  /** Sends a task built beforehand (Producer.sendTask's two steps). */
+  sendBuilt: (task: Task) => Promise<void>;
   consumed: () => Promise<number>;
   stop: () => Promise<void>;
 }
@@ -114,6 +117,10 @@ async function deploy(setup: E2eSetup, logLevel: string): Promise<Deployment> {
     await producer.declareTask(task);
     await producer.enqueueUnrouted(task, BENCH_ORIGIN);
   };
+  const sendBuilt = async (task: Task) => {
+    await producer.declareTask(task);
+    await producer.enqueueUnrouted(task, BENCH_ORIGIN);
+  };
   const consumed = async () => Number((await admin.hget("karton.metrics.consumed", IDENTITY)) ?? 0);
   const stop = async () => {
     await Promise.all(consumers.map((c) => c.stop()));
@@ -121,16 +128,27 @@ async function deploy(setup: E2eSetup, logLevel: string): Promise<Deployment> {
     await producer.close();
     admin.disconnect();
   };
-  return { system, consumers, producer, admin, send, consumed, stop };
+  return { system, consumers, producer, admin, send, sendBuilt, consumed, stop };
 }
 
 /** Sends `count` tasks with at most `inFlight` sends at once. */
-async function sendMany(d: Deployment, first: number, count: number, inFlight = 32): Promise<void> {
-  let next = first;
-  const end = first + count;
+/** Builds `count` tasks (not timed: the benchmark's own work). */
+function buildTasks(first: number, count: number): Task[] {
+  const out: Task[] = [];
+  for (let i = first; i < first + count; i++) {
+    out.push(
+      makeTask({ i, layout: LAYOUT, bytes: 1024, bucket: "karton", resourceUid: `res-${i % 100}` }).task,
+    );
+  }
+  return out;
+}
+
+/** Sends the tasks with at most `inFlight` sends at once. */
+async function sendMany(d: Deployment, tasks: Task[], inFlight = 32): Promise<void> {
+  let next = 0;
   await Promise.all(
     Array.from({ length: inFlight }, async () => {
-      while (next < end) await d.send(next++, false);
+      while (next < tasks.length) await d.sendBuilt(tasks[next++] as Task);
     }),
   );
 }
@@ -160,15 +178,16 @@ export interface E2eThroughput extends Record<string, number> {
 export async function e2eThroughputRun(setup: E2eSetup, tasks: number, warmup = 500): Promise<E2eThroughput> {
   const d = await deploy(setup, process.env.KARTON_BENCH_LOG_LEVEL ?? "INFO");
   try {
-    await sendMany(d, 0, warmup);
+    await sendMany(d, buildTasks(0, warmup));
     await waitConsumed(d, warmup);
     const cpu = () => d.consumers.reduce((sum, c) => sum + (procFigures(c.pid)?.cpuSeconds ?? 0), 0);
+    const batch = buildTasks(warmup, tasks);
     const cpu0 = cpu();
     const sys0 = procFigures(d.system.pid)?.cpuSeconds ?? 0;
     const redis0 = await redisCpuSeconds(d.admin);
     const self0 = selfFigures().cpuSeconds;
     const t0 = wallMs();
-    await sendMany(d, warmup, tasks);
+    await sendMany(d, batch);
     const sent = wallMs();
     const t1 = await waitConsumed(d, warmup + tasks);
     const seconds = (t1 - t0) / 1000;

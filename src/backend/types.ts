@@ -1,8 +1,8 @@
 import type { Readable } from "node:stream";
 import type { Bind } from "../bind/bind.js";
 import type { ObjectStorage } from "../resource/object-storage.js";
-import type { Task } from "../task/task.js";
 import type { TaskPriority } from "../task/enums.js";
+import type { Task } from "../task/task.js";
 
 /** The five metrics hashes `karton.metrics.<name>` (spec §9). */
 export enum KartonMetric {
@@ -77,6 +77,15 @@ export interface ObjectStore extends ObjectStorage {
   createBucket(bucket: string): Promise<void>;
   /** Every object version and delete marker of a bucket (all pages), grouped by key. */
   listObjectVersions(bucket: string): Promise<Map<string, string[]>>;
+  /**
+   * One page of {@link listObjectVersions}: the versions and delete markers as [key, versionId]
+   * pairs, and the cursor of the next page (undefined after the last). Optional: the garbage
+   * collector lists a page per step with it (routing goes on between pages), else all at once.
+   */
+  listObjectVersionsPage?(
+    bucket: string,
+    cursor?: string,
+  ): Promise<{ versions: [string, string][]; next: string | undefined }>;
   /** Deletes the given keys/versions in chunks of at most 100 (spec §6.3). */
   deleteObjects(bucket: string, entries: { key: string; versionId?: string }[]): Promise<void>;
   /** Size of an object in bytes, or null when missing. */

@@ -1,17 +1,17 @@
 /**
  * The garbage collector of karton-system (wire-protocol spec §6), incremental.
  *
- * A pass is a sequence of small steps so that the main loop can route a batch between any two of
- * them (routing latency stays flat during a pass over millions of tasks) and memory stays bounded by
- * one SCAN chunk in the task phase:
+ * A pass is a sequence of small steps, run beside the router (which routes between and during
+ * them: routing latency stays flat during a pass over millions of tasks), and memory stays bounded
+ * by one chunk:
  *
  * 1. `binds`: non-persistent binds of offline consumers are removed with their queues (§6.2);
- * 2. `tasks`: one SCAN chunk (≤ 1000 documents) per step, each task judged by {@link gcDecision};
+ * 2. `tasks`: one chunk (≤ 250 documents) per step, each task judged by {@link gcDecision};
  *    deletions and crashes of the chunk are written before the next step;
- * 3. `list-objects`: every version and delete marker of the default bucket (taken BEFORE scanning
+ * 3. `list-objects`: every version and delete marker of the default bucket, a page per step (taken BEFORE scanning
  *    tasks, §6.3);
- * 4. `resources`: one SCAN chunk per step, removing referenced keys from the listing;
- * 5. `delete-objects`: what is left, ≤ 1000 entries per step (sent in requests of ≤ 100).
+ * 4. `resources`: one chunk per step, removing referenced keys from the listing;
+ * 5. `delete-objects`: what is left, ≤ 100 entries (one request) per step.
  *
  * An error in any step is logged and ends the pass (like Python, where an exception in the task phase
  * also skips the resource phase); nothing is deleted from S3 unless every task was read.
@@ -64,9 +64,12 @@ export interface GcOptions {
   enableNullVersionDeletion: boolean;
   /** Identity written as `reporter` of quarantine records. */
   reporter: string;
-  /** Documents per SCAN chunk (default 1000, as Python). */
+  /**
+   * Documents read (MGET) and judged per step (default 250; Python reads 1000 at a time): a step's
+   * synchronous part (parsing) delays routing, which runs beside the collector, by that much.
+   */
   chunkSize?: number;
-  /** S3 entries deleted per step (default 1000). */
+  /** S3 entries deleted per step (default 100: one DeleteObjects request per step). */
   deleteBatch?: number;
   /**
    * Maximum age in seconds of the unrouted snapshot used for rule 2 (default 2). The snapshot is
@@ -115,6 +118,7 @@ export class GarbageCollector {
   #scan: AsyncIterator<RawTask[]> | undefined;
   #unrouted: { set: Set<string>; at: number } | undefined;
   #versions = new Map<string, string[]>();
+  #listCursor: string | undefined;
   #entries: { key: string; versionId?: string }[] = [];
   #entryIndex = 0;
   #last: GcPassStats | undefined;
@@ -132,8 +136,8 @@ export class GarbageCollector {
       crashStartedOnTimeout: options.crashStartedOnTimeout,
       enableNullVersionDeletion: options.enableNullVersionDeletion,
       reporter: options.reporter,
-      chunkSize: options.chunkSize ?? 1000,
-      deleteBatch: options.deleteBatch ?? 1000,
+      chunkSize: options.chunkSize ?? 250,
+      deleteBatch: options.deleteBatch ?? 100,
       unroutedMaxAge: options.unroutedMaxAge ?? 2,
     };
   }
@@ -161,6 +165,7 @@ export class GarbageCollector {
     this.#crashed = new Set();
     this.#unrouted = undefined;
     this.#versions = new Map();
+    this.#listCursor = undefined;
     this.#entries = [];
     this.#entryIndex = 0;
     this.#phase = "binds";
@@ -346,7 +351,20 @@ export class GarbageCollector {
     const bucket = this.#backend.defaultBucket as string;
     // The listing MUST be taken before the tasks are scanned (spec §6.3): a task is registered before
     // its resources are uploaded, so every object listed here is referenced by a task the scan sees.
-    this.#versions = await this.#backend.objects.listObjectVersions(bucket);
+    const objects = this.#backend.objects;
+    if (objects.listObjectVersionsPage) {
+      // One page per step, so that routing goes on while a big bucket is listed.
+      const page = await objects.listObjectVersionsPage(bucket, this.#listCursor);
+      for (const [key, versionId] of page.versions) {
+        const ids = this.#versions.get(key);
+        if (ids === undefined) this.#versions.set(key, [versionId]);
+        else ids.push(versionId);
+      }
+      this.#listCursor = page.next;
+      if (page.next !== undefined) return;
+    } else {
+      this.#versions = await objects.listObjectVersions(bucket);
+    }
     this.#stats.objectsListed = this.#versions.size;
     if (this.#versions.size === 0) {
       this.#finish();

@@ -40,10 +40,12 @@ export interface SystemTuning {
   batchSize: number;
   /** Longest wait of an idle router for new tasks, seconds (default 1). */
   routerBlockSeconds: number;
-  /** Time given to GC steps after a busy routing batch, ms (default 20; at least one step runs). */
-  gcBusyBudgetMs: number;
-  /** Time given to GC steps when the router is idle or disabled, ms (default 250). */
-  gcIdleBudgetMs: number;
+  /**
+   * With the router in the same process, the collector pauses after each step for this fraction of
+   * the step's duration (default 0.5), leaving CPU to routing (and to Redis) during a pass. 0 = no
+   * pause; without a router the collector never pauses.
+   */
+  gcPauseRatio: number;
   /** Interval of claim recovery, seconds (default: task_claim_timeout / 4, between 1 and 5). */
   recoveryIntervalSeconds: number;
   /** Wait after an unexpected error in the main loop, seconds (default 1, doubling up to 10). */
@@ -114,7 +116,7 @@ export class SystemService extends KartonServiceBase {
   readonly tuning: SystemTuning;
 
   #stopping = false;
-  #wake: (() => void) | undefined;
+  #wakers = new Set<() => void>();
   #router: Router | undefined;
   #gc: GarbageCollector | undefined;
 
@@ -138,8 +140,7 @@ export class SystemService extends KartonServiceBase {
     this.tuning = {
       batchSize: 100,
       routerBlockSeconds: 1,
-      gcBusyBudgetMs: 20,
-      gcIdleBudgetMs: 250,
+      gcPauseRatio: 0.5,
       recoveryIntervalSeconds: Math.min(5, Math.max(1, claim / 4)),
       errorBackoffSeconds: 1,
       ...options.tuning,
@@ -253,7 +254,7 @@ export class SystemService extends KartonServiceBase {
   /** Requests a graceful stop: the batch in hand is finished, then {@link serve} returns. */
   stop(): void {
     this.#stopping = true;
-    this.#wake?.();
+    for (const wake of [...this.#wakers]) wake();
   }
 
   /** True once a stop was requested. */
@@ -408,36 +409,25 @@ export class SystemService extends KartonServiceBase {
       heartbeat = setInterval(beat, Math.max(250, (ttl * 1000) / 3));
     }
 
-    let lastGc = nowSeconds();
+    // The collector runs beside the router (its own loop, sharing the connection and the event
+    // loop), not between routing batches: a task arriving during a pass is routed at once instead
+    // of waiting for a GC slice (and a slow S3 request of the resource phase) to end.
+    const collecting = gc ? this.#gcLoop(gc, router ? t.gcPauseRatio : 0) : undefined;
     let lastRecovery = 0;
     let backoff = t.errorBackoffSeconds;
     try {
       while (!this.#stopping) {
         try {
-          let busy = false;
           if (router) {
-            const block = gc?.active ? 0 : t.routerBlockSeconds;
-            const result = await router.routeBatch(block);
-            busy = result.taken >= t.batchSize || router.hasPending;
+            const result = await router.routeBatch(t.routerBlockSeconds);
+            const busy = result.taken >= t.batchSize || router.hasPending;
             if (!busy && !this.#stopping) await router.handleLegacyOperations();
-          }
-          if (gc && !this.#stopping) {
-            if (!gc.active && nowSeconds() > lastGc + o.gcInterval) gc.start();
-            if (gc.active) {
-              const budget = busy ? t.gcBusyBudgetMs : t.gcIdleBudgetMs;
-              const started = performance.now();
-              let more = true;
-              do {
-                more = await gc.step();
-              } while (more && !this.#stopping && performance.now() - started < budget);
-              if (!gc.active) lastGc = nowSeconds();
-            }
           }
           if (!this.#stopping && nowSeconds() - lastRecovery >= t.recoveryIntervalSeconds) {
             lastRecovery = nowSeconds();
             await recovery.run();
           }
-          if (!router && !this.#stopping && !gc?.active) await this.#sleep(1000);
+          if (!router && !this.#stopping) await this.#sleep(1000);
           backoff = t.errorBackoffSeconds;
         } catch (error) {
           if (this.#stopping) break;
@@ -451,13 +441,44 @@ export class SystemService extends KartonServiceBase {
       }
     } finally {
       if (heartbeat) clearInterval(heartbeat);
-      await this.#shutdown();
+      await this.#shutdown(collecting);
+    }
+  }
+
+  /**
+   * Garbage collection passes, every `gc_interval` seconds (the first one `gc_interval` after the
+   * start, as Python), each run step by step until done or until a stop is requested.
+   */
+  async #gcLoop(gc: GarbageCollector, pauseRatio: number): Promise<void> {
+    const interval = this.systemOptions.gcInterval;
+    let lastGc = nowSeconds();
+    while (!this.#stopping) {
+      const due = lastGc + interval - nowSeconds();
+      if (due > 0) {
+        await this.#sleep(Math.min(due, 1) * 1000);
+        continue;
+      }
+      try {
+        gc.start();
+        let started = performance.now();
+        while (!this.#stopping && (await gc.step())) {
+          const took = performance.now() - started;
+          // Let routing replies that arrived meanwhile be handled before the next step, and pause.
+          if (pauseRatio > 0) await this.#sleep(took * pauseRatio);
+          else await new Promise<void>((resolve) => setImmediate(resolve));
+          started = performance.now();
+        }
+      } catch (error) {
+        this.log.exception(`Unexpected error in the garbage collector (${errorMessage(error)})`, error);
+      }
+      lastGc = nowSeconds();
     }
   }
 
   /** Finishes the batch in hand, stops the GC pass, and retires this instance when nothing is claimed. */
-  async #shutdown(): Promise<void> {
+  async #shutdown(collecting: Promise<void> | undefined): Promise<void> {
     const router = this.#router;
+    await collecting; // the step in progress ends, no new one starts (stopping)
     for (let attempt = 1; router?.hasPending && attempt <= 3; attempt++) {
       try {
         await router.flush();
@@ -485,15 +506,17 @@ export class SystemService extends KartonServiceBase {
 
   /** Sleeps, waking up early on {@link stop}. */
   #sleep(ms: number): Promise<void> {
+    let wake: () => void = () => {};
     return new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
         resolve();
       }
-      this.#wake = done;
+      wake = done;
+      this.#wakers.add(done);
     }).finally(() => {
-      this.#wake = undefined;
+      this.#wakers.delete(wake);
     });
   }
 }

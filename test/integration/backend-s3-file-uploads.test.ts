@@ -92,3 +92,37 @@ describe("S3ObjectStore file uploads of a changing file", () => {
     expect(err?.message).toMatch(/changed while it was being sent/);
   });
 });
+
+describe("S3ObjectStore listing by pages", () => {
+  it("lists every version page by page, like listObjectVersions", async () => {
+    const s = store(keys);
+    const listBucket = uniqueName("s3pages");
+    await s.createBucket(listBucket);
+    try {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 32 }, async () => {
+          while (next < 1005) await s.putObject(listBucket, `k-${next++}`, Buffer.from("x"));
+        }),
+      );
+      const paged = new Map<string, string[]>();
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await s.listObjectVersionsPage(listBucket, cursor);
+        for (const [key, id] of page.versions) paged.set(key, [...(paged.get(key) ?? []), id]);
+        cursor = page.next;
+        pages++;
+      } while (cursor !== undefined);
+      expect(pages).toBeGreaterThan(1);
+      expect(paged).toEqual(await s.listObjectVersions(listBucket));
+      expect(paged.size).toBe(1005);
+    } finally {
+      const entries = [...(await s.listObjectVersions(listBucket))].flatMap(([key, ids]) =>
+        ids.map((versionId) => ({ key, versionId })),
+      );
+      await s.deleteObjects(listBucket, entries);
+      await s.deleteBucket(listBucket);
+    }
+  });
+});

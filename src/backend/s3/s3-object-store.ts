@@ -311,6 +311,42 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async listObjectVersionsPage(
+    bucket: string,
+    cursor?: string,
+  ): Promise<{ versions: [string, string][]; next: string | undefined }> {
+    let keyMarker: string | undefined;
+    let versionMarker: string | undefined;
+    if (cursor !== undefined) [keyMarker, versionMarker] = JSON.parse(cursor) as [string?, string?];
+    try {
+      const page = await this.client.send(
+        new ListObjectVersionsCommand({
+          Bucket: bucket,
+          ...(keyMarker !== undefined && keyMarker !== null ? { KeyMarker: keyMarker } : {}),
+          ...(versionMarker !== undefined && versionMarker !== null
+            ? { VersionIdMarker: versionMarker }
+            : {}),
+        }),
+      );
+      const versions: [string, string][] = [];
+      for (const v of page.Versions ?? [])
+        if (v.Key !== undefined) versions.push([v.Key, v.VersionId ?? "null"]);
+      for (const m of page.DeleteMarkers ?? [])
+        if (m.Key !== undefined) versions.push([m.Key, m.VersionId ?? "null"]);
+      const more =
+        page.IsTruncated === true &&
+        (page.NextKeyMarker !== undefined || page.NextVersionIdMarker !== undefined);
+      return {
+        versions,
+        next: more
+          ? JSON.stringify([page.NextKeyMarker ?? null, page.NextVersionIdMarker ?? null])
+          : undefined,
+      };
+    } catch (err) {
+      throw this.#error("ListObjectVersions", bucket, undefined, err);
+    }
+  }
+
   async listObjectVersions(bucket: string): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();
     const add = (key: string | undefined, versionId: string | undefined): void => {
