@@ -1,12 +1,13 @@
 /**
  * Workload 3 — end to end: producer → karton-system → consumer(s) with a no-op process().
  *
- * Throughput: N tasks (default 3,000, after 500 of warm-up), built beforehand, sent as fast as
+ * Throughput: N tasks (default 3,000, after 3,000 of warm-up, as in a service that has been running
+ * for a while: V8 has compiled the hot paths), built beforehand, sent as fast as
  * possible (32 sends in flight, each `declareTask` + `enqueueUnrouted` as Producer.sendTask does), timed from the first
  * send until the consumers have counted all of them (`karton.metrics.consumed`), with 1 consumer
  * process, with 4, and with 1 process at concurrency 16.
- * Latency: tasks sent at a steady 200/s for 10 s to one consumer process; send time (in the
- * payload) → process() start, measured inside the consumer.
+ * Latency: tasks sent at a steady 200/s for 10 s (after 3 s of warm-up) to one consumer process;
+ * send time (in the payload) → process() start, measured inside the consumer.
  *
  * The real `karton-system` (GC on, default interval) and real consumer processes
  * (bench/lib/noop-consumer.ts, a karton-ts Consumer) run from the built JavaScript; log level INFO
@@ -158,7 +159,7 @@ async function waitConsumed(d: Deployment, target: number, timeoutMs = 120_000):
   for (;;) {
     if ((await d.consumed()) >= target) return wallMs();
     if (Date.now() > deadline) throw new Error(`e2e: only ${await d.consumed()} of ${target} consumed`);
-    await sleep(2);
+    await sleep(5);
   }
 }
 
@@ -175,7 +176,11 @@ export interface E2eThroughput extends Record<string, number> {
   consumerPeakRssMb: number;
 }
 
-export async function e2eThroughputRun(setup: E2eSetup, tasks: number, warmup = 500): Promise<E2eThroughput> {
+export async function e2eThroughputRun(
+  setup: E2eSetup,
+  tasks: number,
+  warmup = 3000,
+): Promise<E2eThroughput> {
   const d = await deploy(setup, process.env.KARTON_BENCH_LOG_LEVEL ?? "INFO");
   try {
     await sendMany(d, buildTasks(0, warmup));
@@ -217,14 +222,15 @@ export async function e2eLatencyRun(rate: number, seconds: number): Promise<E2eL
   const d = await deploy({ processes: 1, concurrency: 1 }, process.env.KARTON_BENCH_LOG_LEVEL ?? "INFO");
   let stopped = false;
   try {
-    await paced(rate, 1, (i) => d.send(i, false)); // warm-up, not measured
+    await paced(rate, 3, (i) => d.send(i, false)); // warm-up, not measured
     const total = Math.round(rate * seconds);
     await paced(rate, seconds, (i) => d.send(1_000_000 + i, true));
-    await waitConsumed(d, Math.round(rate) + total);
+    await waitConsumed(d, Math.round(rate * 3) + total);
     const consumer = d.consumers[0] as NodeChild;
+    const reported = consumer.waitFor(/^latencies /, 60_000);
     await d.stop();
     stopped = true;
-    const line = consumer.tail.split("\n").find((l) => l.startsWith("latencies ")) as string;
+    const line = await reported;
     const l = latency(JSON.parse(line.slice("latencies ".length)) as number[]);
     return { tasks: l.n, p50: l.p50, p99: l.p99, max: l.max };
   } finally {

@@ -221,13 +221,12 @@ export async function gcRoutingRun(
   await sending;
   await sleep(500);
   popper.proc.kill("SIGINT");
-  await popper.waitFor(/latencies/, 30_000);
+  const line = await popper.waitFor(/latencies/, 30_000);
   const peak = procFigures(system.pid)?.peakRssMb ?? Number.NaN;
   await system.stop();
   await producer.close();
   redis.disconnect();
   // Each fork is classified by its task's send time against the pass [start, end].
-  const line = popper.tail.split("\n").find((l) => l.includes("latencies")) as string;
   const { latencies, sentAt } = JSON.parse(line) as { latencies: number[]; sentAt: number[] };
   const startMs = done.endMs - done.seconds * 1000;
   const before: number[] = [];

@@ -1,5 +1,5 @@
 /**
- * Workload 2 — router, steady: tasks sent at a steady rate (default 200/s for 10 s, after 1 s of
+ * Workload 2 — router, steady: tasks sent at a steady rate (default 200/s for 10 s, after 3 s of
  * warm-up) to `karton-system --disable-gc`, 20 binds of which 2 match each task. The producer writes
  * its send time into the payload just before sending (declareTask + enqueueUnrouted, as
  * Producer.sendTask); a helper process pops the forks (BLPOP) and notes when. Latency = pop time −
@@ -111,9 +111,8 @@ export async function routerSteadyRun(o: SteadyOptions): Promise<SteadyFigures> 
   await paced(o.rate, o.seconds, (i) => send(i + 1_000_000, true));
   // The popper exits by itself once every fork was popped; SIGINT makes it report what it has.
   const timer = setTimeout(() => popper.proc.kill("SIGINT"), 10_000);
-  await popper.waitFor(/latencies/, 15_000);
+  const line = await popper.waitFor(/latencies/, 15_000);
   clearTimeout(timer);
-  const line = popper.tail.split("\n").find((l) => l.includes("latencies")) as string;
   const latencies = (JSON.parse(line) as { latencies: number[] }).latencies;
   await system.stop();
   await producer.close();
@@ -142,7 +141,7 @@ export function steadyOptionsFromEnv(): SteadyOptions {
   return {
     rate: Number(env.KARTON_BENCH_RATE ?? 200),
     seconds: Number(env.KARTON_BENCH_SECONDS ?? 10),
-    warmupSeconds: 1,
+    warmupSeconds: 3,
     layout: { binds: 20, matches: 2 },
     logLevel: env.KARTON_BENCH_LOG_LEVEL ?? "INFO",
   };

@@ -146,10 +146,10 @@ export function selfFigures(): ProcFigures {
 export class NodeChild {
   readonly proc: ChildProcess;
   readonly exited: Promise<number | null>;
-  #tail: string[] = [];
-  #buffer = "";
+  /** The last output, whole lines only (bounded); partial lines are kept per stream. */
+  #text = "";
+  #partial = { stdout: "", stderr: "" };
   #watchers: { pattern: RegExp; resolve: (line: string) => void }[] = [];
-  lines = 0;
 
   constructor(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
     const env: NodeJS.ProcessEnv = {};
@@ -160,19 +160,26 @@ export class NodeChild {
       env,
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const onData = (chunk: Buffer) => {
-      this.#buffer += chunk.toString("utf8");
-      const lines = this.#buffer.split("\n");
-      this.#buffer = lines.pop() ?? "";
-      this.lines += lines.length;
-      for (const line of lines) {
-        this.#tail.push(line);
-        for (const w of this.#watchers) if (w.pattern.test(line)) w.resolve(line);
+    // Cheap on purpose: the children log a few lines per task, and this process is also the
+    // benchmark's producer. Lines are only split while someone waits for one.
+    const onData = (stream: "stdout" | "stderr", chunk: Buffer) => {
+      const text = this.#partial[stream] + chunk.toString("utf8");
+      const cut = text.lastIndexOf("\n");
+      if (cut < 0) {
+        this.#partial[stream] = text;
+        return;
       }
-      if (this.#tail.length > 400) this.#tail = this.#tail.slice(-200);
+      const complete = text.slice(0, cut + 1);
+      this.#partial[stream] = text.slice(cut + 1);
+      this.#text += complete;
+      if (this.#text.length > 4 * 1024 * 1024) this.#text = this.#text.slice(-2 * 1024 * 1024);
+      if (this.#watchers.length === 0) return;
+      for (const line of complete.split("\n")) {
+        for (const w of [...this.#watchers]) if (w.pattern.test(line)) w.resolve(line);
+      }
     };
-    this.proc.stdout?.on("data", onData);
-    this.proc.stderr?.on("data", onData);
+    this.proc.stdout?.on("data", (chunk: Buffer) => onData("stdout", chunk));
+    this.proc.stderr?.on("data", (chunk: Buffer) => onData("stderr", chunk));
     this.exited = new Promise((res) => this.proc.on("exit", (code) => res(code)));
   }
 
@@ -180,13 +187,14 @@ export class NodeChild {
     return this.proc.pid as number;
   }
 
+  /** The last output (up to a few MB), for messages. */
   get tail(): string {
-    return [...this.#tail, this.#buffer].join("\n");
+    return (this.#text + this.#partial.stdout + this.#partial.stderr).slice(-20_000);
   }
 
-  /** Resolves with the first line that matches (lines already seen count, if still in the tail). */
+  /** Resolves with the first line that matches (lines already seen count, if still kept). */
   waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
-    const seen = this.#tail.find((line) => pattern.test(line));
+    const seen = this.#text.split("\n").find((line) => pattern.test(line));
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((res, rej) => {
       const timer = setTimeout(
