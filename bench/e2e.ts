@@ -3,7 +3,7 @@
  *
  * Throughput: N tasks (default 3,000, after 3,000 of warm-up, as in a service that has been running
  * for a while: V8 has compiled the hot paths), built beforehand, sent as fast as
- * possible (32 sends in flight, each `declareTask` + `enqueueUnrouted` as Producer.sendTask does), timed from the first
+ * possible (32 sends in flight, each with Producer.sendTask), timed from the first
  * send until the consumers have counted all of them (`karton.metrics.consumed`), with 1 consumer
  * process, with 4, and with 1 process at concurrency 16.
  * Latency: tasks sent at a steady 200/s for 10 s (after 3 s of warm-up) to one consumer process;
@@ -19,8 +19,9 @@
  */
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { RedisBackend } from "../src/backend/redis/redis-backend.js";
 import { S3ObjectStore } from "../src/backend/s3/s3-object-store.js";
+import { KartonConfig } from "../src/config/config.js";
+import { Producer } from "../src/service/producer.js";
 import type { Task } from "../src/task/task.js";
 import {
   adminRedis,
@@ -54,7 +55,7 @@ export interface E2eSetup {
 interface Deployment {
   system: NodeChild;
   consumers: NodeChild[];
-  producer: RedisBackend;
+  producer: Producer;
   admin: ReturnType<typeof adminRedis>;
   send: (i: number, stamp: boolean) => Promise<void>;
   /** Sends a task built beforehand (Producer.sendTask's two steps). */
@@ -99,13 +100,9 @@ async function deploy(setup: E2eSetup, logLevel: string): Promise<Deployment> {
       throw new Error(`e2e: consumers not ready:\n${consumers.map((c) => c.tail).join("\n")}`);
     await sleep(20);
   }
-  const producer = new RedisBackend({
-    redis: { host: s.redis.host, port: s.redis.port, db: BENCH_DB, ssl: false, socketTimeout: 30 },
-    objects,
-    defaultBucket: "karton",
-    clientName: BENCH_ORIGIN,
-  });
-  await producer.ping();
+  // The real Producer (sendTask), with the same karton.ini as the services.
+  const producer = new Producer({ config: KartonConfig.load({ path: ini }), identity: BENCH_ORIGIN });
+  await producer.connect();
   const send = async (i: number, stamp: boolean) => {
     const { task } = makeTask({
       i,
@@ -115,12 +112,10 @@ async function deploy(setup: E2eSetup, logLevel: string): Promise<Deployment> {
       resourceUid: `res-${i % 100}`,
     });
     if (stamp) task.payload.bench_sent_ms = wallMs();
-    await producer.declareTask(task);
-    await producer.enqueueUnrouted(task, BENCH_ORIGIN);
+    await producer.sendTask(task);
   };
   const sendBuilt = async (task: Task) => {
-    await producer.declareTask(task);
-    await producer.enqueueUnrouted(task, BENCH_ORIGIN);
+    await producer.sendTask(task);
   };
   const consumed = async () => Number((await admin.hget("karton.metrics.consumed", IDENTITY)) ?? 0);
   const stop = async () => {

@@ -19,8 +19,9 @@
  */
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { RedisBackend } from "../src/backend/redis/redis-backend.js";
 import { S3ObjectStore } from "../src/backend/s3/s3-object-store.js";
+import { KartonConfig } from "../src/config/config.js";
+import { Producer } from "../src/service/producer.js";
 import { TaskState } from "../src/task/enums.js";
 import {
   adminRedis,
@@ -184,13 +185,8 @@ export async function gcRoutingRun(
     ...queues,
   ]);
   await popper.waitFor(/^ready$/);
-  const producer = new RedisBackend({
-    redis: { host: s.redis.host, port: s.redis.port, db: BENCH_DB, ssl: false, socketTimeout: 30 },
-    objects: objectStore(s),
-    defaultBucket: BUCKET,
-    clientName: BENCH_ORIGIN,
-  });
-  await producer.ping();
+  const producer = new Producer({ config: KartonConfig.load({ path: ini }), identity: BENCH_ORIGIN });
+  await producer.connect();
   const sent = new Map<number, number>();
   let stop = false;
   const send = async (i: number) => {
@@ -204,8 +200,7 @@ export async function gcRoutingRun(
     const at = wallMs();
     task.payload.bench_sent_ms = at;
     sent.set(i, at);
-    await producer.declareTask(task);
-    await producer.enqueueUnrouted(task, BENCH_ORIGIN);
+    await producer.sendTask(task);
   };
   // Send until the pass is over, then 3 s more.
   const sending = (async () => {

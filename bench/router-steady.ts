@@ -1,8 +1,7 @@
 /**
  * Workload 2 — router, steady: tasks sent at a steady rate (default 200/s for 10 s, after 3 s of
- * warm-up) to `karton-system --disable-gc`, 20 binds of which 2 match each task. The producer writes
- * its send time into the payload just before sending (declareTask + enqueueUnrouted, as
- * Producer.sendTask); a helper process pops the forks (BLPOP) and notes when. Latency = pop time −
+ * warm-up) to `karton-system --disable-gc`, 20 binds of which 2 match each task. The producer (the real
+ * Producer) writes its send time into the payload just before Producer.sendTask; a helper process pops the forks (BLPOP) and notes when. Latency = pop time −
  * send time, for every fork.
  *
  * Options (env): KARTON_BENCH_RUNS (3), KARTON_BENCH_RATE (200), KARTON_BENCH_SECONDS (10),
@@ -10,10 +9,12 @@
  *
  * Run: npm run build && bash scripts/services.sh run -- node dist/bench/router-steady.js
  */
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { RedisBackend } from "../src/backend/redis/redis-backend.js";
 import { S3ObjectStore } from "../src/backend/s3/s3-object-store.js";
+import { KartonConfig } from "../src/config/config.js";
+import { Producer } from "../src/service/producer.js";
 import {
   adminRedis,
   BENCH_DB,
@@ -68,17 +69,8 @@ export async function routerSteadyRun(o: SteadyOptions): Promise<SteadyFigures> 
   const ini = writeIni(dir, s, { bucket: "karton", extra: ["[logging]", `level = ${o.logLevel}`] });
   const system = await startSystem(ini, ["--disable-gc"], { nodeArgs: profileArgs("router-steady") });
 
-  const producer = new RedisBackend({
-    redis: { host: s.redis.host, port: s.redis.port, db: BENCH_DB, ssl: false, socketTimeout: 30 },
-    objects: new S3ObjectStore({
-      address: s.s3.address,
-      accessKey: s.s3.accessKey,
-      secretKey: s.s3.secretKey,
-    }),
-    defaultBucket: "karton",
-    clientName: BENCH_ORIGIN,
-  });
-  await producer.ping();
+  const producer = new Producer({ config: KartonConfig.load({ path: ini }), identity: BENCH_ORIGIN });
+  await producer.connect();
   const send = async (i: number, measured: boolean) => {
     const { task } = makeTask({
       i,
@@ -88,8 +80,7 @@ export async function routerSteadyRun(o: SteadyOptions): Promise<SteadyFigures> 
       resourceUid: `res-${i % 100}`,
     });
     if (measured) task.payload.bench_sent_ms = wallMs();
-    await producer.declareTask(task);
-    await producer.enqueueUnrouted(task, BENCH_ORIGIN);
+    await producer.sendTask(task);
   };
   // Warm-up (not measured): forks are left in the queues and cleared before the measured part.
   await paced(o.rate, o.warmupSeconds, (i) => send(i, false));
@@ -114,6 +105,8 @@ export async function routerSteadyRun(o: SteadyOptions): Promise<SteadyFigures> 
   const line = await popper.waitFor(/latencies/, 15_000);
   clearTimeout(timer);
   const latencies = (JSON.parse(line) as { latencies: number[] }).latencies;
+  // KARTON_BENCH_DUMP=<file>: the raw figures (latencies and send times), for a closer look.
+  if (process.env.KARTON_BENCH_DUMP) writeFileSync(process.env.KARTON_BENCH_DUMP, line);
   await system.stop();
   await producer.close();
   redis.disconnect();

@@ -87,6 +87,21 @@ export async function sendTaskFrom(sender: TaskSender, task: Task): Promise<bool
       );
     }
   }
+  if (resources.length === 0) {
+    // Nothing to upload in between: the document and the queueing leave together (one round trip;
+    // on one connection Redis still applies the SET before the RPUSH).
+    const declared = step(task, "declare", "storing the task document", () =>
+      sender.backend.declareTask(task),
+    );
+    const enqueued = step(task, "enqueue", "queueing the task for routing", () =>
+      sender.backend.enqueueUnrouted(task, sender.identity),
+    );
+    const [declareResult, enqueueResult] = await Promise.allSettled([declared, enqueued]);
+    if (declareResult.status === "rejected") throw declareResult.reason;
+    if (enqueueResult.status === "rejected") throw enqueueResult.reason;
+    sender.log.debug(`Sent task ${task.uid}`);
+    return true;
+  }
   await step(task, "declare", "storing the task document", () => sender.backend.declareTask(task));
   for (const resource of resources) {
     await step(task, "upload", `uploading resource "${resource.name}" to bucket "${resource.bucket}"`, () =>
