@@ -1,6 +1,6 @@
 /**
  * Helper process of the latency benchmarks: pops fork uids from the given queues (BLPOP, as a
- * Python consumer does), notes the time of each pop, then reads the forks' documents to find the
+ * Python consumer does; one connection per queue), notes the time of each pop, then reads the forks' documents to find the
  * send time the producer put in the payload (`bench_sent_ms`). Prints one JSON line with the
  * latencies (ms) and the send times when it receives SIGINT or has popped `expected` forks.
  *
@@ -11,7 +11,9 @@ import { parse } from "../../src/json/index.js";
 
 const [host, port, db, expectedText, ...queues] = process.argv.slice(2);
 const expected = Number(expectedText);
-const pop = new Redis({ host, port: Number(port), db: Number(db) });
+// One connection per queue, as the consumers of those queues would have: a fork is popped the
+// moment it is pushed, whatever happens on the other queues.
+const pops = queues.map(() => new Redis({ host, port: Number(port), db: Number(db) }));
 const read = new Redis({ host, port: Number(port), db: Number(db) });
 const popped: { uid: string; at: number }[] = [];
 let stopping = false;
@@ -39,16 +41,21 @@ async function finish(): Promise<void> {
     });
   }
   process.stdout.write(`${JSON.stringify({ latencies, sentAt })}\n`);
-  pop.disconnect();
+  for (const pop of pops) pop.disconnect();
   read.disconnect();
   process.exit(0);
 }
 
 process.on("SIGINT", () => void finish());
 process.stdout.write("ready\n");
-while (!stopping) {
-  const res = await pop.blpop(...queues, 1);
-  if (res === null) continue;
-  popped.push({ uid: res[1], at: wallMs() });
-  if (popped.length >= expected) await finish();
-}
+await Promise.all(
+  queues.map(async (queue, i) => {
+    const pop = pops[i] as Redis;
+    while (!stopping) {
+      const res = await pop.blpop(queue, 1).catch(() => null);
+      if (res === null) continue;
+      popped.push({ uid: res[1], at: wallMs() });
+      if (popped.length >= expected && !stopping) await finish();
+    }
+  }),
+);
