@@ -25,7 +25,6 @@ import { Producer } from "../src/service/producer.js";
 import type { Task } from "../src/task/task.js";
 import {
   adminRedis,
-  BENCH_DB,
   DIST,
   NodeChild,
   paced,
