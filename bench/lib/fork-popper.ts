@@ -47,6 +47,8 @@ async function finish(): Promise<void> {
 }
 
 process.on("SIGINT", () => void finish());
+// Connected (and the first BLPOPs about to be sent) before saying ready.
+await Promise.all([...pops, read].map((r) => r.ping()));
 process.stdout.write("ready\n");
 await Promise.all(
   queues.map(async (queue, i) => {

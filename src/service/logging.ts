@@ -436,11 +436,13 @@ export class ConsoleHandler implements LogHandler {
     this.#stream.write(`${this.format(record)}\n`);
   }
 
-  /** The lines of several records in one write. */
+  /** The lines of several records in one write (at the end of the tick, like single records). */
   handleBatch(records: readonly LogRecord[]): void {
     let text = "";
     for (const record of records) text += `${this.format(record)}\n`;
-    if (text !== "") this.#stream.write(text);
+    if (text === "") return;
+    corkUntilNextTick(this.#stream);
+    this.#stream.write(text);
   }
 }
 

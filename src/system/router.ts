@@ -155,12 +155,13 @@ export class Router {
     }
     for (const record of outcome.plan.quarantined) this.#log.error(`${record.reason}; quarantined`);
     this.#logBindErrors(outcome.bindErrors);
-    this.#logProcessing(outcome.routed);
 
     this.#plans.push(outcome.plan);
     await this.#settle();
-    if (taken.length >= this.#options.batchSize) this.#startApply();
-    else await this.flush();
+    this.#startApply();
+    // Logged once the apply is on its way: the records leave right after it, in the same write.
+    this.#logProcessing(outcome.routed);
+    if (taken.length < this.#options.batchSize) await this.flush();
     return {
       taken: taken.length,
       routed: outcome.routed.length,
