@@ -1,5 +1,4 @@
 import type { Readable } from "node:stream";
-import type { Bind } from "../bind/bind.js";
 import type { ObjectStorage } from "../resource/object-storage.js";
 import type { TaskPriority } from "../task/enums.js";
 import type { Task } from "../task/task.js";

@@ -17,8 +17,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { type Bind, parseBind, serializeBind } from "../../bind/bind.js";
-import { parse } from "../../json/index.js";
-import { isJsonObject, type JsonObject } from "../../json/values.js";
+import type { JsonObject } from "../../json/values.js";
 import { type ParseTaskOptions, parseTask, serializeTask } from "../../task/document.js";
 import { TaskState } from "../../task/enums.js";
 import { nowSeconds, type Task } from "../../task/task.js";

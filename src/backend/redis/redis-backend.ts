@@ -8,8 +8,8 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { type Bind, parseBind, serializeBind } from "../../bind/bind.js";
 import type { RedisOptions } from "../../config/options.js";
-import { decodeUtf8Escaped, parse } from "../../json/index.js";
-import { isJsonObject, type JsonObject } from "../../json/values.js";
+import { decodeUtf8Escaped } from "../../json/index.js";
+import type { JsonObject } from "../../json/values.js";
 import {
   type ParseTaskOptions,
   parseTask,
