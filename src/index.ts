@@ -5,9 +5,9 @@
 
 export type { KartonBackend } from "./backend/backend.js";
 export { createBackend } from "./backend/create-backend.js";
-export { KartonMetric } from "./backend/types.js";
 // The embedded backend (`[karton] backend = embedded`): one process, no Redis, no S3
 export { LocalObjectStore, MemoryBackend, MemoryStore } from "./backend/memory/index.js";
+export { KartonMetric } from "./backend/types.js";
 // Binds and backend
 export { type Bind, InvalidBindError } from "./bind/bind.js";
 // Configuration
@@ -23,6 +23,17 @@ export {
 } from "./config/index.js";
 // Filters
 export { compileFilters, FilterError, matchFilters, QueryError } from "./filters/index.js";
+// Operators: the read model and actions behind the CLI and the dashboard
+export {
+  cancelCrashed,
+  cancelPending,
+  cancelTask,
+  InspectError,
+  KartonState,
+  loadAnalysis,
+  restartCrashed,
+  restartTask,
+} from "./inspect/index.js";
 // JSON values of task documents (lossless numbers)
 export { type JsonObject, type JsonValue, PyFloat } from "./json/index.js";
 // Resources
@@ -72,6 +83,8 @@ export {
   TaskInterruptedError,
   TaskTimeoutError,
 } from "./service/index.js";
+// karton-system in-process (router + garbage collector + claim recovery)
+export { SystemService, type SystemServiceOptions } from "./system/index.js";
 // Tasks
 export {
   type Headers,
@@ -87,17 +100,4 @@ export {
   TaskPriority,
   TaskState,
 } from "./task/index.js";
-// Operators: the read model and actions behind the CLI and the dashboard
-export {
-  cancelCrashed,
-  cancelPending,
-  cancelTask,
-  InspectError,
-  KartonState,
-  loadAnalysis,
-  restartCrashed,
-  restartTask,
-} from "./inspect/index.js";
-// karton-system in-process (router + garbage collector + claim recovery)
-export { SystemService, type SystemServiceOptions } from "./system/index.js";
 export { LIBRARY_VERSION } from "./version.js";
