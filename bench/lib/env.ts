@@ -230,7 +230,20 @@ export class NodeChild {
   }
 }
 
-/** Starts the built `karton-system` (dist/src/system/main.js) and waits until it has started. */
+/**
+ * The node options a bin's shebang gives (`#!/usr/bin/env -S node <options>`): the benchmarks run
+ * `karton-system` with the options it gets when started as the `karton-system` command.
+ */
+export function shebangNodeOptions(script: string): string[] {
+  const first = readFileSync(script, "utf8").split("\n", 1)[0] ?? "";
+  const match = /^#!\/usr\/bin\/env(?: -S)? node\b(.*)$/.exec(first);
+  return (match?.[1] ?? "").split(" ").filter((option) => option !== "");
+}
+
+/**
+ * Starts the built `karton-system` (dist/src/system/main.js, with its shebang's node options) and
+ * waits until it has started.
+ */
 export async function startSystem(
   ini: string,
   args: string[] = [],
@@ -240,7 +253,15 @@ export async function startSystem(
   if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   // KARTON_BENCH_NODE_FLAGS: extra node options for karton-system (experiments, e.g. heap sizes).
   const extra = (process.env.KARTON_BENCH_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "");
-  const child = new NodeChild([...extra, ...(options.nodeArgs ?? []), main, "--config-file", ini, ...args]);
+  const child = new NodeChild([
+    ...shebangNodeOptions(main),
+    ...extra,
+    ...(options.nodeArgs ?? []),
+    main,
+    "--config-file",
+    ini,
+    ...args,
+  ]);
   if (options.waitStarted !== false) await child.waitFor(/Manager \S+ started/);
   return child;
 }
