@@ -1,8 +1,9 @@
 /**
  * Workload 2 — router, steady: tasks sent at a steady rate (default 200/s for 10 s, after 3 s of
- * warm-up) to `karton-system --disable-gc`, 20 binds of which 2 match each task. The producer (the real
- * Producer) writes its send time into the payload just before Producer.sendTask; a helper process pops the forks (BLPOP) and notes when. Latency = pop time −
- * send time, for every fork.
+ * warm-up) to `karton-system --disable-gc`, 20 binds of which 2 match each task. The producer (the
+ * real Producer) writes its send time into the payload just before Producer.sendTask; a helper
+ * process pops the forks (BLPOP) and notes when. Latency = pop time − send time, for every fork,
+ * also split at the router's planning time (the fork's last_update): send → plan, plan → pop.
  *
  * Options (env): KARTON_BENCH_RUNS (3), KARTON_BENCH_RATE (200), KARTON_BENCH_SECONDS (10),
  * KARTON_BENCH_LOG_LEVEL (INFO), KARTON_BENCH_PROFILE=<dir>.
@@ -45,6 +46,12 @@ export interface SteadyFigures extends Record<string, number> {
   p50: number;
   p99: number;
   max: number;
+  /** Send → planned by the router (the fork's last_update). */
+  planP50: number;
+  planP99: number;
+  /** Planned → fork popped. */
+  popP50: number;
+  popP99: number;
 }
 
 async function ensureBucket(bucket: string): Promise<void> {
@@ -104,14 +111,25 @@ export async function routerSteadyRun(o: SteadyOptions): Promise<SteadyFigures> 
   const timer = setTimeout(() => popper.proc.kill("SIGINT"), 10_000);
   const line = await popper.waitFor(/latencies/, 15_000);
   clearTimeout(timer);
-  const latencies = (JSON.parse(line) as { latencies: number[] }).latencies;
+  const { latencies, planned } = JSON.parse(line) as { latencies: number[]; planned: number[] };
   // KARTON_BENCH_DUMP=<file>: the raw figures (latencies and send times), for a closer look.
   if (process.env.KARTON_BENCH_DUMP) writeFileSync(process.env.KARTON_BENCH_DUMP, line);
   await system.stop();
   await producer.close();
   redis.disconnect();
   const l = latency(latencies);
-  return { forks: l.n, p50: l.p50, p99: l.p99, max: l.max };
+  const toPlan = latency(planned);
+  const afterPlan = latency(latencies.map((total, k) => total - (planned[k] as number)));
+  return {
+    forks: l.n,
+    p50: l.p50,
+    p99: l.p99,
+    max: l.max,
+    planP50: toPlan.p50,
+    planP99: toPlan.p99,
+    popP50: afterPlan.p50,
+    popP99: afterPlan.p99,
+  };
 }
 
 export async function routerSteady(o: SteadyOptions, runs: number): Promise<SteadyFigures> {
@@ -124,6 +142,10 @@ export async function routerSteady(o: SteadyOptions, runs: number): Promise<Stea
       { key: "p50", label: "p50 ms", digits: 2 },
       { key: "p99", label: "p99 ms", digits: 2 },
       { key: "max", label: "max ms", digits: 1 },
+      { key: "planP50", label: "send→plan p50", digits: 2 },
+      { key: "planP99", label: "send→plan p99", digits: 2 },
+      { key: "popP50", label: "plan→pop p50", digits: 2 },
+      { key: "popP99", label: "plan→pop p99", digits: 2 },
     ],
     results,
   );

@@ -26,21 +26,24 @@ async function finish(): Promise<void> {
   stopping = true;
   const latencies: number[] = [];
   const sentAt: number[] = [];
+  // Send → routed: the router writes its planning time as the fork's last_update.
+  const planned: number[] = [];
   for (let i = 0; i < popped.length; i += 500) {
     const chunk = popped.slice(i, i + 500);
     const docs = await read.mget(...chunk.map((p) => `karton.task:${p.uid}`));
     chunk.forEach((p, j) => {
       const raw = docs[j];
       if (!raw) return;
-      const doc = parse(raw) as { payload: { bench_sent_ms?: number } };
+      const doc = parse(raw) as { payload: { bench_sent_ms?: number }; last_update?: number };
       const sent = doc.payload.bench_sent_ms;
       if (typeof sent === "number") {
         latencies.push(p.at - sent);
         sentAt.push(sent);
+        planned.push(Number(doc.last_update) * 1000 - sent);
       }
     });
   }
-  process.stdout.write(`${JSON.stringify({ latencies, sentAt })}\n`);
+  process.stdout.write(`${JSON.stringify({ latencies, sentAt, planned })}\n`);
   for (const pop of pops) pop.disconnect();
   read.disconnect();
   process.exit(0);
