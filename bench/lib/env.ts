@@ -142,7 +142,16 @@ export function selfFigures(): ProcFigures {
   return procFigures(process.pid) as ProcFigures;
 }
 
-/** A child Node process whose stderr/stdout lines are kept (the last ones) and can be waited for. */
+/** Children still running; killed when this process exits, also after a failure. */
+const running = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+/**
+ * A child Node process whose stderr/stdout lines are kept (the last ones) and can be waited for.
+ * It never outlives the benchmark (a karton-system left behind would route the next run's tasks).
+ */
 export class NodeChild {
   readonly proc: ChildProcess;
   readonly exited: Promise<number | null>;
@@ -180,7 +189,13 @@ export class NodeChild {
     };
     this.proc.stdout?.on("data", (chunk: Buffer) => onData("stdout", chunk));
     this.proc.stderr?.on("data", (chunk: Buffer) => onData("stderr", chunk));
-    this.exited = new Promise((res) => this.proc.on("exit", (code) => res(code)));
+    running.add(this.proc);
+    this.exited = new Promise((res) =>
+      this.proc.on("exit", (code) => {
+        running.delete(this.proc);
+        res(code);
+      }),
+    );
   }
 
   get pid(): number {
