@@ -141,4 +141,18 @@ describe("routing batches", () => {
     expect(again.taken).toEqual(batch.taken);
     expect(again.raws).toEqual(batch.raws);
   });
+
+  it("a take waiting on an empty karton.tasks returns what arrives, with the documents, in one batch", async () => {
+    const b = backend();
+    await b.registerBind(bind("hot.consumer"));
+    const tasks = [new Task({ type: "hot" }), new Task({ type: "hot" }), new Task({ type: "hot" })];
+    await b.saveTasks(tasks);
+    expect((await b.takeRoutingBatch(10, 0.2)).taken).toEqual([]);
+    setTimeout(() => void admin.rpush("karton.tasks", ...tasks.map((t) => t.uid)), 150);
+    const batch = await b.takeRoutingBatch(2, 2);
+    expect(batch.taken).toEqual([tasks[0]!.uid, tasks[1]!.uid]);
+    expect(batch.raws).toEqual([serializeTask(tasks[0]!), serializeTask(tasks[1]!)]);
+    expect(batch.binds.binds.map((x) => x.identity)).toEqual(["hot.consumer"]);
+    expect(await admin.lrange("karton.tasks", 0, -1)).toEqual([tasks[2]!.uid]);
+  });
 });
