@@ -4,6 +4,8 @@
  * real Producer) writes its send time into the payload just before Producer.sendTask; a helper
  * process pops the forks (BLPOP) and notes when. Latency = pop time − send time, for every fork,
  * also split at the router's planning time (the fork's last_update): send → plan, plan → pop.
+ * For reference, the same run measures one Redis hop at the same rate (SET + RPUSH from this
+ * process, BLPOP in the helper): the floor of each of the two hops a routed task makes.
  *
  * Options (env): KARTON_BENCH_RUNS (3), KARTON_BENCH_RATE (200), KARTON_BENCH_SECONDS (10),
  * KARTON_BENCH_LOG_LEVEL (INFO), KARTON_BENCH_PROFILE=<dir>.
@@ -52,6 +54,9 @@ export interface SteadyFigures extends Record<string, number> {
   /** Planned → fork popped. */
   popP50: number;
   popP99: number;
+  /** One Redis hop at the same rate, for reference. */
+  hopP50: number;
+  hopP99: number;
 }
 
 async function ensureBucket(bucket: string): Promise<void> {
@@ -95,27 +100,25 @@ export async function routerSteadyRun(o: SteadyOptions): Promise<SteadyFigures> 
   for (const b of binds) await redis.del(`karton.queue.normal:${b.identity}`);
 
   const total = Math.round(o.rate * o.seconds);
-  const expected = total * o.layout.matches;
   const queues = binds.map((b) => `karton.queue.normal:${b.identity}`);
-  const popper = new NodeChild([
-    join(DIST, "bench", "lib", "fork-popper.js"),
-    s.redis.host,
-    String(s.redis.port),
-    String(BENCH_DB),
-    String(expected),
-    ...queues,
-  ]);
-  await popper.waitFor(/^ready$/);
-  await paced(o.rate, o.seconds, (i) => send(i + 1_000_000, true));
-  // The popper exits by itself once every fork was popped; SIGINT makes it report what it has.
-  const timer = setTimeout(() => popper.proc.kill("SIGINT"), 10_000);
-  const line = await popper.waitFor(/latencies/, 15_000);
-  clearTimeout(timer);
+  const line = await popWhile(queues, total * o.layout.matches, () =>
+    paced(o.rate, o.seconds, (i) => send(i + 1_000_000, true)),
+  );
   const { latencies, planned } = JSON.parse(line) as { latencies: number[]; planned: number[] };
   // KARTON_BENCH_DUMP=<file>: the raw figures (latencies and send times), for a closer look.
   if (process.env.KARTON_BENCH_DUMP) writeFileSync(process.env.KARTON_BENCH_DUMP, line);
   await system.stop();
   await producer.close();
+
+  // The floor, in the same run: one Redis hop at the same rate (a write that wakes a BLPOP in
+  // another process). Routing a task takes two (producer → router, router → consumer).
+  const hopLine = await popWhile(["bench.hop"], total, () =>
+    paced(o.rate, o.seconds, async (i) => {
+      const doc = `{"payload": {"bench_sent_ms": ${wallMs()}}, "last_update": 0}`;
+      await redis.pipeline().set(`karton.task:hop-${i}`, doc).rpush("bench.hop", `hop-${i}`).exec();
+    }),
+  );
+  const hop = latency((JSON.parse(hopLine) as { latencies: number[] }).latencies);
   redis.disconnect();
   const l = latency(latencies);
   const toPlan = latency(planned);
@@ -129,7 +132,29 @@ export async function routerSteadyRun(o: SteadyOptions): Promise<SteadyFigures> 
     planP99: toPlan.p99,
     popP50: afterPlan.p50,
     popP99: afterPlan.p99,
+    hopP50: hop.p50,
+    hopP99: hop.p99,
   };
+}
+
+/** Runs `send` while a helper process pops `expected` items from `queues`; its JSON report. */
+async function popWhile(queues: string[], expected: number, send: () => Promise<void>): Promise<string> {
+  const s = services();
+  const popper = new NodeChild([
+    join(DIST, "bench", "lib", "fork-popper.js"),
+    s.redis.host,
+    String(s.redis.port),
+    String(BENCH_DB),
+    String(expected),
+    ...queues,
+  ]);
+  await popper.waitFor(/^ready$/);
+  await send();
+  // The popper exits by itself once everything was popped; SIGINT makes it report what it has.
+  const timer = setTimeout(() => popper.proc.kill("SIGINT"), 10_000);
+  const line = await popper.waitFor(/latencies/, 15_000);
+  clearTimeout(timer);
+  return line;
 }
 
 export async function routerSteady(o: SteadyOptions, runs: number): Promise<SteadyFigures> {
@@ -146,6 +171,8 @@ export async function routerSteady(o: SteadyOptions, runs: number): Promise<Stea
       { key: "planP99", label: "send→plan p99", digits: 2 },
       { key: "popP50", label: "plan→pop p50", digits: 2 },
       { key: "popP99", label: "plan→pop p99", digits: 2 },
+      { key: "hopP50", label: "Redis hop p50", digits: 2 },
+      { key: "hopP99", label: "Redis hop p99", digits: 2 },
     ],
     results,
   );
