@@ -6,6 +6,7 @@
  * - plain SDK: PutObject with the file streamed (ContentLength set), and GetObject streamed to a
  *   file, timed before and after karton-ts' transfers (the mean of the two); same client settings
  *   as karton-ts (path-style, checksums only when required).
+ * - every timed transfer starts after a `sync` (writeback of earlier files would land in it).
  * - karton-ts: the producer hashes the file (LocalResource.prepare, timed apart) and sends the task
  *   (Producer.sendTask: document, multipart upload, queueing); the consumer downloads the resource to
  *   a file (Resource.downloadToFile), then checks its sha256 (timed apart).
@@ -15,6 +16,7 @@
  * Options (env): KARTON_BENCH_RUNS (3), KARTON_BENCH_RESOURCE_MB (1024, MiB).
  * Run: npm run build && bash scripts/services.sh run -- node dist/bench/resources.js
  */
+import { spawnSync } from "node:child_process";
 import { randomFillSync } from "node:crypto";
 import {
   closeSync,
@@ -76,6 +78,14 @@ function sdkClient(s: Services): S3Client {
 }
 
 /**
+ * Writes dirty pages back (`sync`) before a timed transfer, so that the writeback of an earlier
+ * gigabyte (the file made, a download deleted) does not land in the middle of the next one.
+ */
+function settleDisk(): void {
+  spawnSync("sync", { stdio: "ignore" });
+}
+
+/**
  * Plain AWS SDK transfers of the benchmark file: PutObject (streamed from the file with its length)
  * and GetObject (streamed to a file); MB/s.
  */
@@ -92,6 +102,7 @@ class PlainSdk {
   }
 
   async put(): Promise<number> {
+    settleDisk();
     const size = statSync(this.file).size;
     const t0 = performance.now();
     await this.#client.send(
@@ -106,6 +117,7 @@ class PlainSdk {
   }
 
   async get(): Promise<number> {
+    settleDisk();
     const t0 = performance.now();
     const out = await this.#client.send(new GetObjectCommand({ Bucket: BUCKET, Key: this.#key }));
     const target = join(this.dir, "plain-download.bin");
@@ -161,6 +173,7 @@ export async function resourcesRun(mib: number): Promise<ResourceFigures> {
     env: { BENCH_DOWNLOAD_DIR: dir },
   });
   await consumer.waitFor(/Binding on/);
+  settleDisk();
   const producer = new NodeChild([join(DIST, "bench", "lib", "resource-producer.js"), ini, file]);
   const sent = JSON.parse(await producer.waitFor(/^\{/, 600_000)) as {
     hashSeconds: number;
