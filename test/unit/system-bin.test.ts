@@ -16,7 +16,7 @@ describe("karton-system shebang", () => {
     const first = readFileSync(MAIN, "utf8").split("\n", 1)[0];
     expect(first).toMatch(/^#!\/usr\/bin\/env -S node( --[a-z-]+(=\S+)?)+$/);
     const options = shebangNodeOptions(MAIN);
-    expect(options).toContain("--max-semi-space-size=8");
+    expect(options).toContain("--max-semi-space-size=4");
     const run = spawnSync(
       process.execPath,
       [...options, "-e", "console.log(JSON.stringify(process.execArgv))"],
