@@ -6,6 +6,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { RedisBackend } from "../../src/backend/redis/redis-backend.js";
+import { takeRoutingBatch } from "../../src/backend/redis/scripts/take-routing-batch.js";
 import { KartonMetric } from "../../src/backend/types.js";
 import { type Bind, serializeBind } from "../../src/bind/bind.js";
 import { serializeTask } from "../../src/task/document.js";
@@ -154,5 +155,24 @@ describe("routing batches", () => {
     expect(batch.raws).toEqual([serializeTask(tasks[0]!), serializeTask(tasks[1]!)]);
     expect(batch.binds.binds.map((x) => x.identity)).toEqual(["hot.consumer"]);
     expect(await admin.lrange("karton.tasks", 0, -1)).toEqual([tasks[2]!.uid]);
+  });
+
+  it('the take sent behind a BLMOVE ("*") leaves out the uids of a batch being applied', async () => {
+    const routing = "karton.ts.routing:test-instance";
+    await admin.rpush(routing, "applying-1", "waited-for", "applying-2");
+    await admin.rpush("karton.tasks", "next-1", "next-2");
+    const keys = ["karton.tasks", routing, "karton.binds"];
+    const reply = (await admin.eval(
+      takeRoutingBatch.lua,
+      3,
+      ...keys,
+      1,
+      "*",
+      "applying-1",
+      "applying-2",
+    )) as [string[], unknown[], string[]];
+    expect(reply[0]).toEqual(["waited-for", "next-1"]);
+    expect(await admin.lrange(routing, 0, -1)).toEqual(["applying-1", "waited-for", "applying-2", "next-1"]);
+    expect(await admin.lrange("karton.tasks", 0, -1)).toEqual(["next-2"]);
   });
 });

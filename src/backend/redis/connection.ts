@@ -50,6 +50,9 @@ export interface RedisTarget {
 /** What a connection is for; decides its timeouts. */
 export type ConnectionRole = "main" | "blocking" | "subscriber";
 
+/** How much later than its own timeout the reply of a blocking command may come before it is given up. */
+export const BLOCKING_GRACE_MS = 2000;
+
 export interface ConnectionOptions {
   role: ConnectionRole;
   /** Client name (`CLIENT SETNAME`); empty or undefined leaves the connection unnamed. */
@@ -158,7 +161,7 @@ export function ioredisOptions(target: RedisTarget, options: ConnectionOptions):
       result.blockingTimeout = 60_000;
       // Generous: a reply later than timeout + grace is treated as "nothing" while the server may
       // have moved a uid (found again by the orphan check of the claim list).
-      result.blockingTimeoutGrace = 2000;
+      result.blockingTimeoutGrace = BLOCKING_GRACE_MS;
       result.maxRetriesPerRequest = OFFLINE_MAX_RETRIES;
       break;
     case "subscriber":

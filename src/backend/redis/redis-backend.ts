@@ -39,6 +39,7 @@ import {
   type RoutePlan,
 } from "../types.js";
 import {
+  BLOCKING_GRACE_MS,
   type ConnectionEventHandler,
   type ConnectionEventLevel,
   checkCredentials,
@@ -168,7 +169,6 @@ export class RedisBackend implements KartonBackend {
     this.#onEvent = options.onEvent ?? (() => {});
     this.#clientName = options.clientName || undefined;
     this.#main = this.#connect("main", this.#clientName);
-    defineScripts(this.#main);
   }
 
   #connect(role: "main" | "blocking" | "subscriber", name?: string): Redis {
@@ -179,6 +179,7 @@ export class RedisBackend implements KartonBackend {
     };
     if (name) options.name = name;
     const client = createRedisConnection(this.target, options);
+    if (role !== "subscriber") defineScripts(client);
     client.on("close", () => {
       // A reply may have been lost with the connection: look for orphaned claims on the next claim
       // and re-read the routing list on the next take.
@@ -802,14 +803,9 @@ export class RedisBackend implements KartonBackend {
     try {
       let batch = await this.#takeRoutingBatch(routing, max, []);
       if (batch.taken.length === 0 && blockSeconds > 0) {
-        const first = await this.#blocking(`BLMOVE ${UNROUTED_TASKS_KEY}`, (conn) =>
-          conn.blmove(UNROUTED_TASKS_KEY, routing, "LEFT", "RIGHT", blockSeconds.toFixed(3)),
-        );
-        if (first === null) this.#routingDirty = true;
-        else {
-          this.#routingTaken.add(first);
-          batch = await this.#takeRoutingBatch(routing, max - 1, [first]);
-        }
+        batch = await this.#blockThenTake(routing, max, blockSeconds);
+        // A reply given up by the client may still have moved a uid: look at the list next time.
+        if (batch.taken.length === 0) this.#routingDirty = true;
       }
       for (const uid of batch.taken) this.#routingTaken.add(uid);
       return batch;
@@ -822,7 +818,7 @@ export class RedisBackend implements KartonBackend {
   async #takeRoutingBatch(routing: string, more: number, already: string[]): Promise<RoutingBatch> {
     // Buffers, so that a document that is not UTF-8 is decoded like getRawTasks does (see
     // decodeUtf8Escaped) and refused by the router, instead of read with replacement characters.
-    const reply = (await this.#r(`take from ${UNROUTED_TASKS_KEY}`, () =>
+    const reply = await this.#r(`take from ${UNROUTED_TASKS_KEY}`, () =>
       runScript(
         this.#main,
         "takeRoutingBatch",
@@ -832,8 +828,43 @@ export class RedisBackend implements KartonBackend {
           buffers: true,
         },
       ),
-    )) as [Buffer[], (Buffer | null)[], Buffer[]];
-    const [taken, raws, flat] = reply;
+    );
+    return this.#routingBatch(reply);
+  }
+
+  /**
+   * Waits for the first uid (BLMOVE) and, right behind it on the same connection, takes what came
+   * with it: Redis runs the take as soon as the BLMOVE returns, so a lone task costs one round trip
+   * to Redis, not two. Called after a take found nothing, so the routing list holds what the BLMOVE
+   * moved and the uids of a batch being applied (left out by the script).
+   */
+  async #blockThenTake(routing: string, max: number, blockSeconds: number): Promise<RoutingBatch> {
+    const replies = await this.#blocking(`BLMOVE ${UNROUTED_TASKS_KEY}`, (conn) => {
+      const pipeline = conn
+        .pipeline()
+        .blmove(UNROUTED_TASKS_KEY, routing, "LEFT", "RIGHT", blockSeconds.toFixed(3));
+      const keys = [UNROUTED_TASKS_KEY, routing, BINDS_KEY];
+      runScript(pipeline, "takeRoutingBatch", keys, [max - 1, "*", ...this.#routingApplying], {
+        buffers: true,
+      });
+      // The take has no timeout on this connection: if no reply comes (a dead peer), the connection
+      // is dropped once the BLMOVE's time and its grace are over, which fails both.
+      const timer = setTimeout(() => conn.disconnect(), blockSeconds * 1000 + BLOCKING_GRACE_MS);
+      return pipeline.exec().finally(() => clearTimeout(timer));
+    });
+    const failure =
+      replies?.find(([error]) => error)?.[0] ?? (replies?.length === 2 ? null : new Error("no reply"));
+    if (failure) {
+      throw new Error(
+        `Redis BLMOVE ${UNROUTED_TASKS_KEY} failed at ${this.target.display}: ${describeRedisError(failure)}`,
+        { cause: failure },
+      );
+    }
+    return this.#routingBatch(replies?.[1]?.[1]);
+  }
+
+  #routingBatch(reply: unknown): RoutingBatch {
+    const [taken, raws, flat] = reply as [Buffer[], (Buffer | null)[], Buffer[]];
     return {
       taken: taken.map((uid) => uid.toString("utf8")),
       raws: raws.map((raw) => (raw === null ? null : decodeUtf8Escaped(raw))),

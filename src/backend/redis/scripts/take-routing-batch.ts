@@ -5,6 +5,9 @@ import type { LuaScript } from "./types.js";
  * takeRoutingBatch-3: what a router needs for one batch, in one round trip: moves up to ARGV[1]
  * uids from the head of karton.tasks to the tail of the router's routing list (after the uids
  * already moved, ARGV[2..], e.g. by a BLMOVE), reads their documents (MGET) and the binds (HGETALL).
+ * With ARGV[2] = "*", the uids already moved are those of the routing list except ARGV[3..] (the
+ * uids of a batch being applied): the router sends the script right behind a BLMOVE on the same
+ * connection, so the uid the BLMOVE brings is routed without another round trip.
  *
  * KEYS[1] = karton.tasks, KEYS[2] = karton.ts.routing:<instanceId>, KEYS[3] = karton.binds
  * Returns {uids, documents (nil when missing), binds as HGETALL's flat field/value list}.
@@ -17,7 +20,15 @@ export const takeRoutingBatch: LuaScript = {
   lua: `
 local max = tonumber(ARGV[1])
 local uids = {}
-for i = 2, #ARGV do uids[#uids + 1] = ARGV[i] end
+if ARGV[2] == "*" then
+  local applying = {}
+  for i = 3, #ARGV do applying[ARGV[i]] = true end
+  for _, uid in ipairs(redis.call("LRANGE", KEYS[2], 0, -1)) do
+    if not applying[uid] then uids[#uids + 1] = uid end
+  end
+else
+  for i = 2, #ARGV do uids[#uids + 1] = ARGV[i] end
+end
 local moved = 0
 while moved < max do
   local uid = redis.call("LMOVE", KEYS[1], KEYS[2], "LEFT", "RIGHT")
