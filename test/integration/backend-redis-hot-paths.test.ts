@@ -6,6 +6,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { RedisBackend } from "../../src/backend/redis/redis-backend.js";
+import { newestClaims } from "../../src/backend/redis/scripts/newest-claims.js";
 import { takeRoutingBatch } from "../../src/backend/redis/scripts/take-routing-batch.js";
 import { KartonMetric } from "../../src/backend/types.js";
 import { type Bind, serializeBind } from "../../src/bind/bind.js";
@@ -123,6 +124,19 @@ describe("consumer claims", () => {
     setTimeout(() => void admin.rpush("karton.queue.normal:hot.consumer", task.uid), 150);
     const result = await b.claimWithBind("hot.consumer", serializeBind(bind("hot.consumer")), 3, 4);
     expect(result.claimed).toEqual([{ uid: task.uid, raw: serializeTask(task) }]);
+  });
+});
+
+describe("blocking claims", () => {
+  it("the read behind a blocking claim returns the newest claims with their documents", async () => {
+    const claims = "karton.ts.claims:test-instance";
+    await admin.rpush(claims, "old-1", "old-2", "new-1", "new-2");
+    await admin.set("karton.task:new-2", '{"uid": "new-2"}');
+    const reply = (await admin.eval(newestClaims.lua, 1, claims, 2)) as [string[], (string | null)[]];
+    expect(reply).toEqual([
+      ["new-1", "new-2"],
+      [null, '{"uid": "new-2"}'],
+    ]);
   });
 });
 

@@ -5,7 +5,7 @@
  * quarantine) lives under `karton.ts.*` keys (see keys.ts and docs/adr/002-atomic-claims.md).
  */
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
 import { type Bind, parseBind, serializeBind } from "../../bind/bind.js";
 import type { RedisOptions } from "../../config/options.js";
 import { decodeUtf8Escaped } from "../../json/index.js";
@@ -86,6 +86,8 @@ import { defineScripts, runScript } from "./scripts.js";
 const CHUNK = 1000;
 /** How long `claimTask` blocks on the normal queue before re-checking high and low (seconds). */
 export const CLAIM_POLL_SECONDS = 0.5;
+/** Claims read behind a blocking claim to find its document (others of this process may follow it). */
+const NEWEST_CLAIMS = 8;
 /** Claim lists are re-read for orphans (claims whose reply was lost) at least this often. */
 const ORPHAN_CHECK_INTERVAL_MS = 15_000;
 /** A suspected orphan is confirmed by a second look this much later. */
@@ -549,14 +551,22 @@ export class RedisBackend implements KartonBackend {
       const remaining = deadline - Date.now();
       if (remaining <= 0) return { bind, claimed: [] };
       const wait = Math.max(0.01, Math.min(remaining / 1000, CLAIM_POLL_SECONDS));
-      const moved = await this.#blocking(`BLMOVE ${queues[2]}`, (conn) =>
-        conn.blmove(queues[2], claims, "LEFT", "RIGHT", wait.toFixed(3)),
-      );
-      if (moved !== null) {
-        const uid = this.#hold(moved);
-        // The claim is ours now whatever happens to this read; the caller reads it again if needed.
+      // The document comes with the claim: read right behind the BLMOVE, on the same connection.
+      const [moved, newest] = await this.#blockThen(`BLMOVE ${queues[2]}`, wait, (pipeline) => {
+        pipeline.blmove(queues[2], claims, "LEFT", "RIGHT", wait.toFixed(3));
+        runScript(pipeline, "newestClaims", [claims], [NEWEST_CLAIMS], { buffers: true });
+      });
+      if (moved !== null && moved !== undefined) {
+        const uid = this.#hold(String(moved));
+        const [uids, docs] = newest as [Buffer[], (Buffer | null)[]];
+        const bytes = docs[uids.findIndex((candidate) => candidate.toString("utf8") === uid)];
+        if (bytes !== undefined) {
+          return { bind, claimed: [{ uid, raw: bytes === null ? null : decodeUtf8Escaped(bytes) }] };
+        }
+        // Not among the newest claims (more claims of this process came after it): read it. The
+        // claim is ours now whatever happens to this read; the caller reads it again if needed.
         const raw = await this.#r(`GET ${taskKey(uid)}`, () => this.#main.getBuffer(taskKey(uid))).then(
-          (bytes) => (bytes === null ? null : decodeUtf8Escaped(bytes)),
+          (got) => (got === null ? null : decodeUtf8Escaped(got)),
           () => undefined,
         );
         return { bind, claimed: [raw === undefined ? { uid } : { uid, raw }] };
@@ -839,28 +849,40 @@ export class RedisBackend implements KartonBackend {
    * moved and the uids of a batch being applied (left out by the script).
    */
   async #blockThenTake(routing: string, max: number, blockSeconds: number): Promise<RoutingBatch> {
-    const replies = await this.#blocking(`BLMOVE ${UNROUTED_TASKS_KEY}`, (conn) => {
-      const pipeline = conn
-        .pipeline()
-        .blmove(UNROUTED_TASKS_KEY, routing, "LEFT", "RIGHT", blockSeconds.toFixed(3));
+    const [, take] = await this.#blockThen(`BLMOVE ${UNROUTED_TASKS_KEY}`, blockSeconds, (pipeline) => {
+      pipeline.blmove(UNROUTED_TASKS_KEY, routing, "LEFT", "RIGHT", blockSeconds.toFixed(3));
       const keys = [UNROUTED_TASKS_KEY, routing, BINDS_KEY];
       runScript(pipeline, "takeRoutingBatch", keys, [max - 1, "*", ...this.#routingApplying], {
         buffers: true,
       });
-      // The take has no timeout on this connection: if no reply comes (a dead peer), the connection
-      // is dropped once the BLMOVE's time and its grace are over, which fails both.
-      const timer = setTimeout(() => conn.disconnect(), blockSeconds * 1000 + BLOCKING_GRACE_MS);
+    });
+    return this.#routingBatch(take);
+  }
+
+  /**
+   * Sends a blocking command and what must follow it, pipelined on a blocking connection (Redis runs
+   * the rest as soon as the blocking command returns); the replies, or throws the first error.
+   * What follows has no timeout on that connection: if no reply comes (a dead peer), the connection
+   * is dropped once the block's time and its grace are over, which fails all of them.
+   */
+  async #blockThen(
+    operation: string,
+    seconds: number,
+    build: (pipeline: ChainableCommander) => void,
+  ): Promise<unknown[]> {
+    const replies = await this.#blocking(operation, (conn) => {
+      const pipeline = conn.pipeline();
+      build(pipeline);
+      const timer = setTimeout(() => conn.disconnect(), seconds * 1000 + BLOCKING_GRACE_MS);
       return pipeline.exec().finally(() => clearTimeout(timer));
     });
-    const failure =
-      replies?.find(([error]) => error)?.[0] ?? (replies?.length === 2 ? null : new Error("no reply"));
+    const failure = replies?.find(([error]) => error)?.[0] ?? (replies ? null : new Error("no reply"));
     if (failure) {
-      throw new Error(
-        `Redis BLMOVE ${UNROUTED_TASKS_KEY} failed at ${this.target.display}: ${describeRedisError(failure)}`,
-        { cause: failure },
-      );
+      throw new Error(`Redis ${operation} failed at ${this.target.display}: ${describeRedisError(failure)}`, {
+        cause: failure,
+      });
     }
-    return this.#routingBatch(replies?.[1]?.[1]);
+    return (replies ?? []).map(([, reply]) => reply);
   }
 
   #routingBatch(reply: unknown): RoutingBatch {

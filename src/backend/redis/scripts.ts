@@ -9,6 +9,7 @@ import { claimTask } from "./scripts/claim-task.js";
 import { claimWithBind } from "./scripts/claim-with-bind.js";
 import { collectTasks } from "./scripts/collect-tasks.js";
 import { completeClaimed } from "./scripts/complete-claimed.js";
+import { newestClaims } from "./scripts/newest-claims.js";
 import {
   crashAbandoned,
   forgetInstance,
@@ -29,6 +30,7 @@ export const SCRIPTS = {
   completeClaimed,
   collectTasks,
   handBackClaimed,
+  newestClaims,
   takeUnrouted,
   takeRoutingBatch,
   applyRoutePlan,
