@@ -165,6 +165,9 @@ export async function resourcesRun(mib: number): Promise<ResourceFigures> {
   const plain = new PlainSdk(s, file, dir);
   const sdkPutMBps = await plain.put();
   const sdkGetMBps = await plain.get();
+  // Gone before karton-ts' turn, so that both sequences run against the same store contents.
+  await plain.close();
+  purgeDeletedObjects(s);
 
   const ini = writeIni(dir, s, { bucket: BUCKET });
   const system = await startSystem(ini, ["--disable-gc"]);
@@ -189,7 +192,6 @@ export async function resourcesRun(mib: number): Promise<ResourceFigures> {
   const systemRss = procFigures(system.pid)?.peakRssMb ?? Number.NaN;
   await consumer.stop();
   await system.stop();
-  await plain.close();
   await objects.deleteObjects(BUCKET, [{ key: sent.uid }]);
   objects.close();
   redis.disconnect();
