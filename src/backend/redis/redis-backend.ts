@@ -878,6 +878,8 @@ export class RedisBackend implements KartonBackend {
     });
     const failure = replies?.find(([error]) => error)?.[0] ?? (replies ? null : new Error("no reply"));
     if (failure) {
+      // The blocking command may have moved a uid whose follow-up failed: look for it at once.
+      this.#orphanCheckDue = true;
       throw new Error(`Redis ${operation} failed at ${this.target.display}: ${describeRedisError(failure)}`, {
         cause: failure,
       });
