@@ -1,4 +1,4 @@
-import { TASK_KEY_PREFIX } from "../keys.js";
+import { taskDocumentsLua } from "./task-documents.js";
 import type { LuaScript } from "./types.js";
 
 /**
@@ -16,7 +16,7 @@ import type { LuaScript } from "./types.js";
 export const claimWithBind: LuaScript = {
   name: "claimWithBind",
   numberOfKeys: 6,
-  lua: `
+  lua: `${taskDocumentsLua}
 local bind = redis.call("HGET", KEYS[6], ARGV[1])
 local uids = {}
 if bind ~= ARGV[2] then return {bind, uids, {}} end
@@ -26,12 +26,7 @@ while #uids < max and queue <= 4 do
   local uid = redis.call("LMOVE", KEYS[queue], KEYS[5], "LEFT", "RIGHT")
   if uid then uids[#uids + 1] = uid else queue = queue + 1 end
 end
-local docs = {}
-if #uids > 0 then
-  local keys = {}
-  for i = 1, #uids do keys[i] = "${TASK_KEY_PREFIX}" .. uids[i] end
-  docs = redis.call("MGET", unpack(keys))
-end
+local docs = taskDocuments(uids)
 return {bind, uids, docs}
 `,
 };

@@ -1,4 +1,4 @@
-import { TASK_KEY_PREFIX } from "../keys.js";
+import { taskDocumentsLua } from "./task-documents.js";
 import type { LuaScript } from "./types.js";
 
 /**
@@ -13,14 +13,9 @@ import type { LuaScript } from "./types.js";
 export const newestClaims: LuaScript = {
   name: "newestClaims",
   numberOfKeys: 1,
-  lua: `
+  lua: `${taskDocumentsLua}
 local uids = redis.call("LRANGE", KEYS[1], -tonumber(ARGV[1]), -1)
-local docs = {}
-if #uids > 0 then
-  local keys = {}
-  for i = 1, #uids do keys[i] = "${TASK_KEY_PREFIX}" .. uids[i] end
-  docs = redis.call("MGET", unpack(keys))
-end
+local docs = taskDocuments(uids)
 return {uids, docs}
 `,
 };

@@ -1,4 +1,4 @@
-import { TASK_KEY_PREFIX } from "../keys.js";
+import { taskDocumentsLua } from "./task-documents.js";
 import type { LuaScript } from "./types.js";
 
 /**
@@ -17,7 +17,7 @@ import type { LuaScript } from "./types.js";
 export const takeRoutingBatch: LuaScript = {
   name: "takeRoutingBatch",
   numberOfKeys: 3,
-  lua: `
+  lua: `${taskDocumentsLua}
 local max = tonumber(ARGV[1])
 local uids = {}
 if ARGV[2] == "*" then
@@ -36,12 +36,7 @@ while moved < max do
   uids[#uids + 1] = uid
   moved = moved + 1
 end
-local docs = {}
-if #uids > 0 then
-  local keys = {}
-  for i = 1, #uids do keys[i] = "${TASK_KEY_PREFIX}" .. uids[i] end
-  docs = redis.call("MGET", unpack(keys))
-end
+local docs = taskDocuments(uids)
 return {uids, docs, redis.call("HGETALL", KEYS[3])}
 `,
 };
