@@ -269,8 +269,11 @@ describe("state made by our services", () => {
     const controller = new AbortController();
     const logs = karton(["logs", "--filter", identity], { signal: controller.signal });
     const name = `karton.cli-logger?karton_version=${LIBRARY_VERSION}`;
-    await waitFor("cli logger connection", async () =>
-      ((await env.redis.call("CLIENT", "LIST")) as string).includes(`name=${name} `),
+    // Subscribed, not only connected: the logger's connection shows one pattern subscription.
+    await waitFor("cli logger subscription", async () =>
+      ((await env.redis.call("CLIENT", "LIST")) as string)
+        .split("\n")
+        .some((line) => line.includes(`name=${name} `) && line.includes(" psub=1 ")),
     );
     const consumer = new Flaky({ config: env.config(), identity, backend: env.backend(identity, identity) });
     consumer.setupLogger("INFO");

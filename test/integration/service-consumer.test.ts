@@ -47,8 +47,13 @@ function kartonClass(
 let env: ServiceTestEnv;
 const running: { service: Consumer; loop: Promise<void> }[] = [];
 
-function start<T extends Consumer>(service: T): T {
+/** Starts the consumer's loop and waits for its bind, so no task is routed before it is bound. */
+async function start<T extends Consumer>(service: T): Promise<T> {
   running.push({ service, loop: service.loop({ handleSignals: false }) });
+  await waitFor(
+    `bind of ${service.identity}`,
+    async () => (await env.backend().getBind(service.identity)) !== null,
+  );
   return service;
 }
 
@@ -103,7 +108,7 @@ describe("sending and consuming", () => {
         string,
         { sha: string; size: number; declared: string | null; flags: string[] }
       >();
-      const consumer = start(make(kartonClass([{ type: "res" }]), "res"));
+      const consumer = await start(make(kartonClass([{ type: "res" }]), "res"));
       consumer.handler = async (task) => {
         for (const resource of task.iterateResources()) {
           const content = await (resource as unknown as { content(): Promise<Buffer> }).content();
@@ -152,11 +157,11 @@ describe("sending and consuming", () => {
 
   it("carries persistent payload and headers to grandchildren, with origin and tree links", async () => {
     const grandchildren: Task[] = [];
-    const a = start(make(kartonClass([{ type: "gen-a" }]), "gen-a"));
+    const a = await start(make(kartonClass([{ type: "gen-a" }]), "gen-a"));
     a.handler = async (_task, _ctx, self) => {
       await self.sendTask(new Task({ type: "gen-b" }, { payload: { from: "a" } }));
     };
-    const b = start(make(kartonClass([{ type: "gen-b" }]), "gen-b"));
+    const b = await start(make(kartonClass([{ type: "gen-b" }]), "gen-b"));
     b.handler = async (_task, _ctx, self) => {
       const child = new Task(
         { type: "gen-c" },
@@ -164,7 +169,7 @@ describe("sending and consuming", () => {
       );
       await self.sendTask(child);
     };
-    const c = start(make(kartonClass([{ type: "gen-c" }]), "gen-c"));
+    const c = await start(make(kartonClass([{ type: "gen-c" }]), "gen-c"));
     c.handler = (task) => {
       grandchildren.push(task);
     };
@@ -220,7 +225,7 @@ describe("sending and consuming", () => {
       for await (const chunk of admin.scanTasks()) for (const raw of chunk) tasks.push(JSON.parse(raw.raw));
       return tasks.filter((t) => (t as unknown as { status: string }).status === "Spawned").length === 6;
     });
-    const consumer = start(
+    const consumer = await start(
       new cls({ config: env.config(), identity, backend: env.backend(identity, identity) }),
     );
     await waitFor("six tasks", () => consumer.seen.length === 6);
@@ -230,7 +235,7 @@ describe("sending and consuming", () => {
 
 describe("processing outcomes", () => {
   it("a crashing process() gives a Crashed task with Python-style error lines and crash metrics", async () => {
-    const consumer = start(make(kartonClass([{ type: "crash" }]), "crash"));
+    const consumer = await start(make(kartonClass([{ type: "crash" }]), "crash"));
     consumer.handler = () => {
       throw new RangeError("crash requested");
     };
@@ -250,7 +255,7 @@ describe("processing outcomes", () => {
 
   it("a timeout crashes the task, aborts its signal, and the next task is still processed", async () => {
     const cls = kartonClass([{ type: "slow" }], { taskTimeout: 1 } as Partial<typeof TestKarton>);
-    const consumer = start(make(cls, "slow"));
+    const consumer = await start(make(cls, "slow"));
     let aborted: unknown;
     consumer.handler = async (task, { signal }) => {
       if (task.getPayload("hang")) {
@@ -275,7 +280,7 @@ describe("processing outcomes", () => {
   });
 
   it("runs pre- and post-hooks with the right arguments; failing hooks are ignored", async () => {
-    const consumer = start(make(kartonClass([{ type: "hooks" }]), "hooks"));
+    const consumer = await start(make(kartonClass([{ type: "hooks" }]), "hooks"));
     const calls: string[] = [];
     consumer.addPreHook((task) => {
       calls.push(`pre:${task.getPayload("n")}:${task.status}`);
@@ -311,7 +316,7 @@ describe("processing outcomes", () => {
   });
 
   it("processes N tasks at once with concurrency N, each seeing its own current task", async () => {
-    const consumer = start(
+    const consumer = await start(
       make(kartonClass([{ type: "conc" }]), "conc", { karton: { concurrency_limit: 3 } }),
     );
     expect(consumer.concurrency).toBe(3);
@@ -345,8 +350,7 @@ describe("processing outcomes", () => {
   });
 
   it("finishes (without processing or metrics) a queued task its filters no longer match", async () => {
-    const consumer = start(make(kartonClass([{ type: "match" }]), "recheck"));
-    await waitFor("bind", async () => (await env.backend().getBind(consumer.identity)) !== null);
+    const consumer = await start(make(kartonClass([{ type: "match" }]), "recheck"));
     // A fork routed under other filters: put straight into the consumer's queue.
     const original = new Task({ type: "other" });
     const fork = original.fork();
@@ -431,11 +435,11 @@ describe("loop lifecycle", () => {
 
   it("status signalling sends task_begin and task_end children", async () => {
     const signals: Task[] = [];
-    const listener = start(make(kartonClass([{ type: "karton.signaling.status" }]), "signals"));
+    const listener = await start(make(kartonClass([{ type: "karton.signaling.status" }]), "signals"));
     listener.handler = (task) => {
       signals.push(task);
     };
-    const worker = start(make(kartonClass([{ type: "sig" }]), "sig", { signaling: { status: true } }));
+    const worker = await start(make(kartonClass([{ type: "sig" }]), "sig", { signaling: { status: true } }));
     await producer().sendTask(new Task({ type: "sig" }));
     await waitFor("two signals", () => signals.length === 2);
     const statuses = signals.map((t) => t.headers.status).sort();

@@ -63,7 +63,12 @@ describe("published logs", () => {
     const talkerId = uniqueName("talker");
     (Collector as unknown as { loggerFilter: string }).loggerFilter = talkerId;
     const logLoop = collector.loop({ handleSignals: false });
-    await new Promise((r) => setTimeout(r, 300));
+    // Subscribed once a probe on the talker's channel reaches a receiver (the talker's identity is unique).
+    const probe = JSON.stringify({ name: talkerId, message: "probe", levelname: "INFO" });
+    await waitFor(
+      "log subscription",
+      async () => (await env.redis.publish(`karton.log.info.${talkerId}`, probe)) > 0,
+    );
     const talker = new Talker({
       config: env.config(),
       identity: talkerId,
