@@ -77,6 +77,7 @@ export class BindsCompiler {
   #cache = new Map<string, CacheEntry>();
   #reported = new Set<string>();
   #lastKey: string | undefined;
+  #lastSnapshot: BindsSnapshot | undefined;
   #last: CompiledBinds | undefined;
   #serialized = new WeakMap<Bind, string>();
 
@@ -91,6 +92,8 @@ export class BindsCompiler {
   }
 
   compile(snapshot: BindsSnapshot): CompiledBinds {
+    // A backend may hand out the very same snapshot while the binds do not change.
+    if (this.#last !== undefined && snapshot === this.#lastSnapshot) return this.#unchanged(this.#last);
     const keys: string[] = [];
     const serialized: string[] = [];
     for (const bind of snapshot.binds) {
@@ -110,7 +113,8 @@ export class BindsCompiler {
     for (const inv of snapshot.invalid) keys.push(`${inv.identity}\u0001${inv.raw}`);
     const snapshotKey = keys.join("\u0002");
     if (this.#last !== undefined && snapshotKey === this.#lastKey) {
-      return this.#last.newlyInvalid.length === 0 ? this.#last : { ...this.#last, newlyInvalid: [] };
+      this.#lastSnapshot = snapshot;
+      return this.#unchanged(this.#last);
     }
 
     const next = new Map<string, CacheEntry>();
@@ -141,8 +145,14 @@ export class BindsCompiler {
 
     this.#cache = next;
     this.#lastKey = snapshotKey;
+    this.#lastSnapshot = snapshot;
     this.#last = { binds, invalid, newlyInvalid };
     return this.#last;
+  }
+
+  /** The previous result, with nothing newly invalid (it was reported then). */
+  #unchanged(last: CompiledBinds): CompiledBinds {
+    return last.newlyInvalid.length === 0 ? last : { ...last, newlyInvalid: [] };
   }
 
   #compileOne(bind: Bind, raw: string): CacheEntry {

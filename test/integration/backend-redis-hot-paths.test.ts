@@ -181,12 +181,43 @@ describe("routing batches", () => {
       3,
       ...keys,
       1,
+      "",
       "*",
       "applying-1",
       "applying-2",
-    )) as [string[], unknown[], string[]];
+    )) as [string[], unknown[], string, string[]];
     expect(reply[0]).toEqual(["waited-for", "next-1"]);
     expect(await admin.lrange(routing, 0, -1)).toEqual(["applying-1", "waited-for", "applying-2", "next-1"]);
     expect(await admin.lrange("karton.tasks", 0, -1)).toEqual(["next-2"]);
+  });
+
+  it("the binds come with a take only when they changed since the router's last take", async () => {
+    const b = backend();
+    await b.registerBind(bind("hot.one"));
+    const first = await b.takeRoutingBatch(10, 0);
+    expect(first.binds.binds.map((x) => x.identity)).toEqual(["hot.one"]);
+    // Unchanged: the script leaves them out and the router keeps the snapshot it holds.
+    const keys = ["karton.tasks", "karton.ts.routing:digest-test", "karton.binds"];
+    const full = (await admin.eval(takeRoutingBatch.lua, 3, ...keys, 1, "")) as unknown[];
+    expect(full).toHaveLength(4);
+    const digest = full[2] as string;
+    expect(digest).toMatch(/^[0-9a-f]{40}$/);
+    expect((await admin.eval(takeRoutingBatch.lua, 3, ...keys, 1, digest)) as unknown[]).toHaveLength(3);
+    const second = await b.takeRoutingBatch(10, 0);
+    expect(second.binds).toBe(first.binds);
+    // Changed by a writer that only does HSET (as Python's register_bind): sent again, at once.
+    await admin.hset("karton.binds", "hot.two", serializeBind(bind("hot.two")));
+    const third = await b.takeRoutingBatch(10, 0);
+    expect(third.binds.binds.map((x) => x.identity).sort()).toEqual(["hot.one", "hot.two"]);
+    await admin.hset(
+      "karton.binds",
+      "hot.two",
+      serializeBind({ ...bind("hot.two"), filters: [{ type: "other" }] }),
+    );
+    const fourth = await b.takeRoutingBatch(10, 0);
+    const two = fourth.binds.binds.find((x) => x.identity === "hot.two");
+    expect(two?.filters).toEqual([{ type: "other" }]);
+    await admin.hdel("karton.binds", "hot.one", "hot.two");
+    expect((await b.takeRoutingBatch(10, 0)).binds.binds).toEqual([]);
   });
 });

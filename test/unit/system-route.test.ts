@@ -236,6 +236,20 @@ describe("BindsCompiler", () => {
     compiler.compile(snapshot([], []));
     expect(compiler.compile(snapshot([], [broken])).newlyInvalid).toHaveLength(1);
   });
+
+  it("handed the very same snapshot again, returns the previous result without reporting again", () => {
+    const compiler = new BindsCompiler(exactCompiler);
+    const same = snapshot([bind("a", [{ type: "x" }])], [{ identity: "u", raw: "{", reason: "not JSON" }]);
+    const first = compiler.compile(same);
+    expect(first.newlyInvalid).toHaveLength(1);
+    const again = compiler.compile(same);
+    expect(again.binds).toBe(first.binds);
+    expect(again.newlyInvalid).toHaveLength(0);
+    // A different snapshot is looked at, not taken for the held one.
+    expect(compiler.compile(snapshot([bind("b", [{ type: "y" }])])).binds.map((c) => c.identity)).toEqual([
+      "b",
+    ]);
+  });
 });
 
 describe("planRoute with the real filter engine and the Python fixture binds", () => {

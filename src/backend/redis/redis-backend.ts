@@ -152,6 +152,11 @@ export class RedisBackend implements KartonBackend {
 
   /** Parsed binds by identity and stored value (see #routerBinds). */
   readonly #bindCache = new Map<string, Bind | { identity: string; raw: string; reason: string }>();
+  /** The binds the router last received and their digest: a take sends them only when changed. */
+  #routerBindsHeld: { digest: string; snapshot: BindsSnapshot } = {
+    digest: "",
+    snapshot: { binds: [], invalid: [] },
+  };
 
   /** The main connection's socket is corked until the end of this tick (see #cork). */
   #corked = false;
@@ -811,7 +816,7 @@ export class RedisBackend implements KartonBackend {
     await this.#ensureRegistered("router", "karton.system");
     const routing = routingKey(this.instanceId);
     try {
-      let batch = await this.#takeRoutingBatch(routing, max, []);
+      let batch = await this.#takeRoutingBatch(routing, max);
       if (batch.taken.length === 0 && blockSeconds > 0) {
         batch = await this.#blockThenTake(routing, max, blockSeconds);
         // A reply given up by the client may still have moved a uid: look at the list next time.
@@ -825,7 +830,8 @@ export class RedisBackend implements KartonBackend {
     }
   }
 
-  async #takeRoutingBatch(routing: string, more: number, already: string[]): Promise<RoutingBatch> {
+  async #takeRoutingBatch(routing: string, max: number): Promise<RoutingBatch> {
+    const held = this.#routerBindsHeld;
     // Buffers, so that a document that is not UTF-8 is decoded like getRawTasks does (see
     // decodeUtf8Escaped) and refused by the router, instead of read with replacement characters.
     const reply = await this.#r(`take from ${UNROUTED_TASKS_KEY}`, () =>
@@ -833,13 +839,13 @@ export class RedisBackend implements KartonBackend {
         this.#main,
         "takeRoutingBatch",
         [UNROUTED_TASKS_KEY, routing, BINDS_KEY],
-        [more, ...already],
+        [max, held.digest],
         {
           buffers: true,
         },
       ),
     );
-    return this.#routingBatch(reply);
+    return this.#routingBatch(reply, held);
   }
 
   /**
@@ -849,14 +855,15 @@ export class RedisBackend implements KartonBackend {
    * moved and the uids of a batch being applied (left out by the script).
    */
   async #blockThenTake(routing: string, max: number, blockSeconds: number): Promise<RoutingBatch> {
+    const held = this.#routerBindsHeld;
     const [, take] = await this.#blockThen(`BLMOVE ${UNROUTED_TASKS_KEY}`, blockSeconds, (pipeline) => {
       pipeline.blmove(UNROUTED_TASKS_KEY, routing, "LEFT", "RIGHT", blockSeconds.toFixed(3));
       const keys = [UNROUTED_TASKS_KEY, routing, BINDS_KEY];
-      runScript(pipeline, "takeRoutingBatch", keys, [max - 1, "*", ...this.#routingApplying], {
+      runScript(pipeline, "takeRoutingBatch", keys, [max - 1, held.digest, "*", ...this.#routingApplying], {
         buffers: true,
       });
     });
-    return this.#routingBatch(take);
+    return this.#routingBatch(take, held);
   }
 
   /**
@@ -887,12 +894,18 @@ export class RedisBackend implements KartonBackend {
     return (replies ?? []).map(([, reply]) => reply);
   }
 
-  #routingBatch(reply: unknown): RoutingBatch {
-    const [taken, raws, flat] = reply as [Buffer[], (Buffer | null)[], Buffer[]];
+  /** A take's reply; the binds are those `held` when the script found them unchanged. */
+  #routingBatch(reply: unknown, held: { digest: string; snapshot: BindsSnapshot }): RoutingBatch {
+    const [taken, raws, digest, flat] = reply as [Buffer[], (Buffer | null)[], Buffer, Buffer[] | undefined];
+    let binds = held.snapshot;
+    if (flat !== undefined) {
+      binds = this.#routerBinds(flat.map((item) => item.toString("utf8")));
+      this.#routerBindsHeld = { digest: digest.toString("utf8"), snapshot: binds };
+    }
     return {
       taken: taken.map((uid) => uid.toString("utf8")),
       raws: raws.map((raw) => (raw === null ? null : decodeUtf8Escaped(raw))),
-      binds: this.#routerBinds(flat.map((item) => item.toString("utf8"))),
+      binds,
     };
   }
 

@@ -4,13 +4,18 @@ import type { LuaScript } from "./types.js";
 /**
  * takeRoutingBatch-3: what a router needs for one batch, in one round trip: moves up to ARGV[1]
  * uids from the head of karton.tasks to the tail of the router's routing list (after the uids
- * already moved, ARGV[2..], e.g. by a BLMOVE), reads their documents (MGET) and the binds (HGETALL).
- * With ARGV[2] = "*", the uids already moved are those of the routing list except ARGV[3..] (the
+ * already moved, ARGV[3..], e.g. by a BLMOVE), reads their documents (MGET) and the binds (HGETALL).
+ * With ARGV[3] = "*", the uids already moved are those of the routing list except ARGV[4..] (the
  * uids of a batch being applied): the router sends the script right behind a BLMOVE on the same
  * connection, so the uid the BLMOVE brings is routed without another round trip.
  *
+ * The binds change rarely and a router takes a batch per lone task, so they are sent only when
+ * their digest (SHA1 of the length-prefixed fields and values, in HGETALL order) differs from the
+ * one the router already holds, ARGV[2] ("" for none).
+ *
  * KEYS[1] = karton.tasks, KEYS[2] = karton.ts.routing:<instanceId>, KEYS[3] = karton.binds
- * Returns {uids, documents (nil when missing), binds as HGETALL's flat field/value list}.
+ * Returns {uids, documents (nil when missing), binds digest[, binds as HGETALL's flat field/value
+ * list when the digest is not ARGV[2]]}.
  * The documents are read with the keys built here from the uids (`karton.task:<uid>`), as the
  * router would right after the move; Python's router reads them with MGET too.
  */
@@ -20,14 +25,14 @@ export const takeRoutingBatch: LuaScript = {
   lua: `${taskDocumentsLua}
 local max = tonumber(ARGV[1])
 local uids = {}
-if ARGV[2] == "*" then
+if ARGV[3] == "*" then
   local applying = {}
-  for i = 3, #ARGV do applying[ARGV[i]] = true end
+  for i = 4, #ARGV do applying[ARGV[i]] = true end
   for _, uid in ipairs(redis.call("LRANGE", KEYS[2], 0, -1)) do
     if not applying[uid] then uids[#uids + 1] = uid end
   end
 else
-  for i = 2, #ARGV do uids[#uids + 1] = ARGV[i] end
+  for i = 3, #ARGV do uids[#uids + 1] = ARGV[i] end
 end
 local moved = 0
 while moved < max do
@@ -37,6 +42,11 @@ while moved < max do
   moved = moved + 1
 end
 local docs = taskDocuments(uids)
-return {uids, docs, redis.call("HGETALL", KEYS[3])}
+local binds = redis.call("HGETALL", KEYS[3])
+local parts = {}
+for i, item in ipairs(binds) do parts[i] = #item .. ":" .. item end
+local digest = redis.sha1hex(table.concat(parts))
+if digest == ARGV[2] then return {uids, docs, digest} end
+return {uids, docs, digest, binds}
 `,
 };
