@@ -191,6 +191,45 @@ describe("routing batches", () => {
     expect(await admin.lrange("karton.tasks", 0, -1)).toEqual(["next-2"]);
   });
 
+  it("after a take that emptied karton.tasks the next one waits at once, and still gets what came meanwhile", async () => {
+    const b = backend();
+    const tasks = Array.from({ length: 5 }, () => new Task({ type: "hot" }));
+    await b.saveTasks(tasks);
+    const uids = tasks.map((t) => t.uid);
+    const apply = (taken: string[]) =>
+      b.applyRoutePlan({ taken, finished: [], forks: [], outputs: [], outputsTtl: null, quarantined: [] });
+    /** The take's scripts and BLMOVEs, in the order Redis saw them. */
+    const commandsOf = async (
+      take: () => Promise<string[]>,
+    ): Promise<{ taken: string[]; commands: string[] }> => {
+      const monitor = await admin.duplicate().monitor();
+      const commands: string[] = [];
+      monitor.on("monitor", (_time: string, args: string[], _source: string, database: string) => {
+        const name = (args[0] ?? "").toUpperCase();
+        if (database === String(db)) commands.push(name.startsWith("EVAL") ? "script" : name);
+      });
+      const taken = await take();
+      await admin.ping(); // MONITOR shows commands in order: once this shows, the take's have
+      for (let i = 0; i < 50 && !commands.includes("PING"); i++) await new Promise((r) => setTimeout(r, 20));
+      monitor.disconnect();
+      return { taken, commands: commands.filter((c) => c === "script" || c === "BLMOVE") };
+    };
+    // A full batch (2 of 3): the next take looks first without waiting.
+    await admin.rpush("karton.tasks", uids[0]!, uids[1]!, uids[2]!);
+    const full = await b.takeRoutingBatch(2, 1);
+    expect(full.taken).toEqual([uids[0], uids[1]]);
+    await apply(full.taken);
+    const rest = await commandsOf(async () => (await b.takeRoutingBatch(2, 1)).taken);
+    expect(rest.taken).toEqual([uids[2]]);
+    expect(rest.commands).toEqual(["script"]);
+    await apply(rest.taken);
+    // That take emptied karton.tasks: the next one starts with the BLMOVE, the take behind it.
+    await admin.rpush("karton.tasks", uids[3]!, uids[4]!);
+    const waited = await commandsOf(async () => (await b.takeRoutingBatch(10, 1)).taken);
+    expect(waited.taken).toEqual([uids[3], uids[4]]);
+    expect(waited.commands).toEqual(["BLMOVE", "script"]);
+  });
+
   it("the binds come with a take only when they changed since the router's last take", async () => {
     const b = backend();
     await b.registerBind(bind("hot.one"));

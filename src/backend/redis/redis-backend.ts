@@ -161,6 +161,8 @@ export class RedisBackend implements KartonBackend {
   /** The main connection's socket is corked until the end of this tick (see #cork). */
   #corked = false;
 
+  /** The last routing take left karton.tasks empty (see takeRoutingBatch). */
+  #routingDrained = false;
   /** Uids handed out by takeUnrouted and not applied yet (see #routingLeftovers). */
   #routingTaken = new Set<string>();
   /** Uids of the routing plans being applied right now. */
@@ -816,12 +818,16 @@ export class RedisBackend implements KartonBackend {
     await this.#ensureRegistered("router", "karton.system");
     const routing = routingKey(this.instanceId);
     try {
-      let batch = await this.#takeRoutingBatch(routing, max);
-      if (batch.taken.length === 0 && blockSeconds > 0) {
+      // After a take that emptied karton.tasks, wait at once: the BLMOVE returns at once if tasks
+      // came in the meantime, and the take behind it takes them (one round trip per lone task).
+      const waitFirst = this.#routingDrained && blockSeconds > 0;
+      let batch = waitFirst ? null : await this.#takeRoutingBatch(routing, max);
+      if (batch === null || (batch.taken.length === 0 && blockSeconds > 0)) {
         batch = await this.#blockThenTake(routing, max, blockSeconds);
         // A reply given up by the client may still have moved a uid: look at the list next time.
         if (batch.taken.length === 0) this.#routingDirty = true;
       }
+      this.#routingDrained = batch.taken.length < max;
       for (const uid of batch.taken) this.#routingTaken.add(uid);
       return batch;
     } catch (err) {
@@ -851,8 +857,9 @@ export class RedisBackend implements KartonBackend {
   /**
    * Waits for the first uid (BLMOVE) and, right behind it on the same connection, takes what came
    * with it: Redis runs the take as soon as the BLMOVE returns, so a lone task costs one round trip
-   * to Redis, not two. Called after a take found nothing, so the routing list holds what the BLMOVE
-   * moved and the uids of a batch being applied (left out by the script).
+   * to Redis, not two. Called with no leftovers (after a take that found nothing or emptied
+   * karton.tasks), so the routing list holds what the BLMOVE moved and the uids of a batch being
+   * applied (left out by the script).
    */
   async #blockThenTake(routing: string, max: number, blockSeconds: number): Promise<RoutingBatch> {
     const held = this.#routerBindsHeld;
