@@ -3,6 +3,7 @@
  * fall-back, AWS_* environment), clear errors without secrets, multipart streaming uploads.
  */
 import { randomBytes } from "node:crypto";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3ObjectStore } from "../../src/backend/s3/s3-object-store.js";
@@ -118,4 +119,54 @@ describe("S3ObjectStore uploads", () => {
     await s.deleteObjects(bucket, [{ key: "nullv", versionId: "null" }]);
     expect(await s.headObject(bucket, "nullv")).toBeNull();
   });
+});
+
+describe("S3ObjectStore against a server that stops answering", () => {
+  /** A loopback server that accepts connections and answers each request with `reply` (or nothing). */
+  async function stalling(reply?: string): Promise<{ url: string; close: () => void }> {
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => undefined);
+      socket.once("data", () => {
+        if (reply !== undefined) socket.write(reply);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      close: () => {
+        for (const socket of sockets) socket.destroy();
+        server.close();
+      },
+    };
+  }
+
+  it("fails a request the server never answers after the idle timeout, naming the endpoint", async () => {
+    const server = await stalling();
+    try {
+      const s = store({ ...keys, address: server.url, idleTimeoutMs: 300 });
+      const started = Date.now();
+      await expect(s.bucketExists(bucket)).rejects.toThrow(
+        new RegExp(`${server.url.replace(/[.]/g, "\\.")}.*timed out after 300 ms of inactivity`),
+      );
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      server.close();
+    }
+  }, 20_000);
+
+  it("fails a download whose body stops coming", async () => {
+    const server = await stalling(
+      "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\nfirst bytes",
+    );
+    try {
+      const s = store({ ...keys, address: server.url, idleTimeoutMs: 300 });
+      const stream = await s.getObjectStream(bucket, "stalled");
+      await expect(readAll(stream)).rejects.toThrow(/timed out after 300 ms of inactivity/);
+    } finally {
+      server.close();
+    }
+  }, 20_000);
 });

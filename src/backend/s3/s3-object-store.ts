@@ -47,6 +47,9 @@ export const SINGLE_PUT_MAX_BYTES = 8 * 1024 * 1024;
 export const STREAMED_PUT_MAX_BYTES = 5 * 1024 * 1024 * 1024;
 /** Attempts of a streamed PutObject (each with a fresh read of the file). */
 const STREAMED_PUT_ATTEMPTS = 3;
+/** boto3's default connect and read timeouts (what Python Karton runs with): 60 s each. */
+export const S3_CONNECT_TIMEOUT_MS = 60_000;
+export const S3_IDLE_TIMEOUT_MS = 60_000;
 /** Multipart part size; memory per upload is bounded by partSize × queueSize. */
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_QUEUE_SIZE = 4;
@@ -73,6 +76,10 @@ export interface S3ObjectStoreOptions {
   queueSize?: number;
   /** Largest file sent in one streamed PutObject (default {@link STREAMED_PUT_MAX_BYTES}; 0: never). */
   streamedPutMaxBytes?: number;
+  /** Time allowed to connect, ms (default {@link S3_CONNECT_TIMEOUT_MS}). */
+  connectTimeoutMs?: number;
+  /** Time a request may go without a byte sent or received, ms (default {@link S3_IDLE_TIMEOUT_MS}). */
+  idleTimeoutMs?: number;
   /** Environment used for the fall-backs (default `process.env`). */
   env?: NodeJS.ProcessEnv;
   /** Replaces the credential chain used with `iamAuth` (tests). */
@@ -131,6 +138,12 @@ export class S3ObjectStore implements ObjectStore {
       requestChecksumCalculation: "WHEN_REQUIRED" as const,
       responseChecksumValidation: "WHEN_REQUIRED" as const,
       credentials,
+      // Without these the SDK waits forever on a server that accepts and never answers (or stops
+      // mid-body); an idle limit, not a total one, so that large transfers are not cut.
+      requestHandler: {
+        connectionTimeout: options.connectTimeoutMs ?? S3_CONNECT_TIMEOUT_MS,
+        socketTimeout: options.idleTimeoutMs ?? S3_IDLE_TIMEOUT_MS,
+      },
     };
     this.client = new S3Client(config);
     this.#streamClient = new S3Client({ ...config, maxAttempts: 1 });
