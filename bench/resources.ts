@@ -32,7 +32,11 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { S3ObjectStore } from "../src/backend/s3/s3-object-store.js";
+import {
+  S3_CONNECT_TIMEOUT_MS,
+  S3_IDLE_TIMEOUT_MS,
+  S3ObjectStore,
+} from "../src/backend/s3/s3-object-store.js";
 import {
   adminRedis,
   DIST,
@@ -74,6 +78,7 @@ function sdkClient(s: Services): S3Client {
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
     credentials: { accessKeyId: s.s3.accessKey, secretAccessKey: s.s3.secretKey },
+    requestHandler: { connectionTimeout: S3_CONNECT_TIMEOUT_MS, socketTimeout: S3_IDLE_TIMEOUT_MS },
   });
 }
 
