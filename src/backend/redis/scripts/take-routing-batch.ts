@@ -3,11 +3,11 @@ import type { LuaScript } from "./types.js";
 
 /**
  * takeRoutingBatch-3: what a router needs for one batch, in one round trip: moves up to ARGV[1]
- * uids from the head of karton.tasks to the tail of the router's routing list (after the uids
- * already moved, ARGV[3..], e.g. by a BLMOVE), reads their documents (MGET) and the binds (HGETALL).
- * With ARGV[3] = "*", the uids already moved are those of the routing list except ARGV[4..] (the
- * uids of a batch being applied): the router sends the script right behind a BLMOVE on the same
- * connection, so the uid the BLMOVE brings is routed without another round trip.
+ * uids from the head of karton.tasks to the tail of the router's routing list, reads their
+ * documents (MGET) and the binds (HGETALL). With ARGV[3] = "*", the batch starts with the uids
+ * already in the routing list except ARGV[4..] (the uids of a batch being applied): the router sends
+ * the script right behind a BLMOVE on the same connection, so the uid the BLMOVE brings is routed
+ * without another round trip.
  *
  * The binds change rarely and a router takes a batch per lone task, so they are sent only when
  * their digest differs from the one the router already holds, ARGV[2] ("" for none): the SHA1 of
@@ -32,8 +32,6 @@ if ARGV[3] == "*" then
   for _, uid in ipairs(redis.call("LRANGE", KEYS[2], 0, -1)) do
     if not applying[uid] then uids[#uids + 1] = uid end
   end
-else
-  for i = 3, #ARGV do uids[#uids + 1] = ARGV[i] end
 end
 local moved = 0
 while moved < max do
