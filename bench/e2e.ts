@@ -6,14 +6,16 @@
  * possible (32 sends in flight, each with Producer.sendTask), timed from the first
  * send until the consumers have counted all of them (`karton.metrics.consumed`), with 1 consumer
  * process, with 4, and with 1 process at concurrency 16.
- * Latency: tasks sent at a steady 200/s for 10 s (after 3 s of warm-up) to one consumer process;
- * send time (in the payload) → process() start, measured inside the consumer.
+ * Latency: tasks sent at a steady 200/s for 10 s (after 15 s of warm-up, see steadyWarmupSeconds)
+ * to one consumer process; send time (in the payload) → process() start, measured inside the
+ * consumer.
  *
  * The real `karton-system` (GC on, default interval) and real consumer processes
  * (bench/lib/noop-consumer.ts, a karton-ts Consumer) run from the built JavaScript; log level INFO
  * (KARTON_BENCH_LOG_LEVEL sets the consumers' level).
  * Options (env): KARTON_BENCH_RUNS (3), KARTON_BENCH_TASKS (3000), KARTON_BENCH_RATE (200),
- * KARTON_BENCH_SECONDS (10), KARTON_BENCH_PROFILE=<dir> (profiles of karton-system and consumers).
+ * KARTON_BENCH_SECONDS (10), KARTON_BENCH_WARMUP (15), KARTON_BENCH_PROFILE=<dir> (profiles of
+ * karton-system and consumers).
  *
  * Run: npm run build && bash scripts/services.sh run -- node dist/bench/e2e.js
  */
@@ -37,6 +39,7 @@ import {
   services,
   sleep,
   startSystem,
+  steadyWarmupSeconds,
   wallMs,
   writeIni,
 } from "./lib/env.js";
@@ -216,10 +219,11 @@ export async function e2eLatencyRun(rate: number, seconds: number): Promise<E2eL
   const d = await deploy({ processes: 1, concurrency: 1 }, process.env.KARTON_BENCH_LOG_LEVEL ?? "INFO");
   let stopped = false;
   try {
-    await paced(rate, 3, (i) => d.send(i, false)); // warm-up, not measured
+    const warmup = steadyWarmupSeconds();
+    await paced(rate, warmup, (i) => d.send(i, false)); // not measured
     const total = Math.round(rate * seconds);
     await paced(rate, seconds, (i) => d.send(1_000_000 + i, true));
-    await waitConsumed(d, Math.round(rate * 3) + total);
+    await waitConsumed(d, Math.round(rate * warmup) + total);
     const consumer = d.consumers[0] as NodeChild;
     const reported = consumer.waitFor(/^latencies /, 60_000);
     await d.stop();

@@ -1,6 +1,6 @@
 /**
- * Workload 2 — router, steady: tasks sent at a steady rate (default 200/s for 10 s, after 3 s of
- * warm-up) to `karton-system --disable-gc`, 20 binds of which 2 match each task. The producer (the
+ * Workload 2 — router, steady: tasks sent at a steady rate (default 200/s for 10 s, after 15 s of
+ * warm-up: see steadyWarmupSeconds) to `karton-system --disable-gc`, 20 binds of which 2 match each task. The producer (the
  * real Producer) writes its send time into the payload just before Producer.sendTask; a helper
  * process pops the forks (BLPOP) and notes when. Latency = pop time − send time, for every fork,
  * also split at the router's planning time (the fork's last_update): send → plan, plan → pop.
@@ -8,7 +8,7 @@
  * process, BLPOP in the helper): the floor of each of the two hops a routed task makes.
  *
  * Options (env): KARTON_BENCH_RUNS (3), KARTON_BENCH_RATE (200), KARTON_BENCH_SECONDS (10),
- * KARTON_BENCH_LOG_LEVEL (INFO), KARTON_BENCH_PROFILE=<dir>.
+ * KARTON_BENCH_WARMUP (15), KARTON_BENCH_LOG_LEVEL (INFO), KARTON_BENCH_PROFILE=<dir>.
  *
  * Run: npm run build && bash scripts/services.sh run -- node dist/bench/router-steady.js
  */
@@ -29,6 +29,7 @@ import {
   scratchDir,
   services,
   startSystem,
+  steadyWarmupSeconds,
   wallMs,
   writeIni,
 } from "./lib/env.js";
@@ -183,7 +184,7 @@ export function steadyOptionsFromEnv(): SteadyOptions {
   return {
     rate: Number(env.KARTON_BENCH_RATE ?? 200),
     seconds: Number(env.KARTON_BENCH_SECONDS ?? 10),
-    warmupSeconds: 3,
+    warmupSeconds: steadyWarmupSeconds(),
     layout: { binds: 20, matches: 2 },
     logLevel: env.KARTON_BENCH_LOG_LEVEL ?? "INFO",
   };

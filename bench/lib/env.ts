@@ -69,6 +69,18 @@ export function runsWanted(fallback: number): number {
   return Number.isInteger(n) && n > 0 ? n : fallback;
 }
 
+/**
+ * Seconds of unmeasured sending before a steady-rate latency measurement (KARTON_BENCH_WARMUP,
+ * default 15). At 200 tasks/s V8 keeps optimising the hot path for ~12 s after the start; each
+ * compile job runs 1–4 ms on a worker thread, and on two vCPUs those delay the wake-ups the latency
+ * is made of (p99 ~3.3 ms after 3 s of warm-up, ~1.7 ms after 20 s). A router runs for days: its
+ * steady state is the compiled one.
+ */
+export function steadyWarmupSeconds(): number {
+  const n = Number(process.env.KARTON_BENCH_WARMUP ?? 15);
+  return Number.isFinite(n) && n >= 0 ? n : 15;
+}
+
 /** Redis db used by the benchmarks (flushed before each run); KARTON_BENCH_DB, default 9. */
 export const BENCH_DB = Number(process.env.KARTON_BENCH_DB ?? 9);
 
