@@ -88,10 +88,18 @@ export function adminRedis(s: Services, db = BENCH_DB): Redis {
   return new Redis({ host: s.redis.host, port: s.redis.port, db, lazyConnect: false });
 }
 
+const scratchDirs: string[] = [];
+
 /** A scratch directory removed at exit. */
 export function scratchDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), `karton-bench-${prefix}-`));
-  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  // One exit hook for all of them (one per directory passed Node's listener warning limit).
+  if (scratchDirs.length === 0) {
+    process.on("exit", () => {
+      for (const d of scratchDirs) rmSync(d, { recursive: true, force: true });
+    });
+  }
+  scratchDirs.push(dir);
   return dir;
 }
 
