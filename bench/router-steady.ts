@@ -1,9 +1,10 @@
 /**
  * Workload 2 — router, steady: tasks sent at a steady rate (default 200/s for 10 s, after 15 s of
- * warm-up: see steadyWarmupSeconds) to `karton-system --disable-gc`, 20 binds of which 2 match each task. The producer (the
- * real Producer) writes its send time into the payload just before Producer.sendTask; a helper
- * process pops the forks (BLPOP) and notes when. Latency = pop time − send time, for every fork,
- * also split at the router's planning time (the fork's last_update): send → plan, plan → pop.
+ * warm-up: see steadyWarmupSeconds) to `karton-system --disable-gc`, 20 binds of which 2 match each
+ * task. The producer (the real Producer) writes its send time into the payload just before
+ * Producer.sendTask; a helper process pops the forks (BLPOP) and notes when. Latency = pop time −
+ * send time, for every fork, also split at the router's planning time (the fork's last_update):
+ * send → plan, plan → pop.
  * For reference, the same run measures one Redis hop at the same rate (SET + RPUSH from this
  * process, BLPOP in the helper): the floor of each of the two hops a routed task makes.
  *
