@@ -369,33 +369,16 @@ export class S3ObjectStore implements ObjectStore {
 
   async listObjectVersions(bucket: string): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();
-    const add = (key: string | undefined, versionId: string | undefined): void => {
-      if (key === undefined) return;
-      const list = out.get(key) ?? [];
-      list.push(versionId ?? "null");
-      out.set(key, list);
-    };
-    let keyMarker: string | undefined;
-    let versionMarker: string | undefined;
-    try {
-      for (;;) {
-        const page = await this.client.send(
-          new ListObjectVersionsCommand({
-            Bucket: bucket,
-            ...(keyMarker !== undefined ? { KeyMarker: keyMarker } : {}),
-            ...(versionMarker !== undefined ? { VersionIdMarker: versionMarker } : {}),
-          }),
-        );
-        for (const v of page.Versions ?? []) add(v.Key, v.VersionId);
-        for (const m of page.DeleteMarkers ?? []) add(m.Key, m.VersionId);
-        if (!page.IsTruncated) break;
-        keyMarker = page.NextKeyMarker;
-        versionMarker = page.NextVersionIdMarker;
-        if (keyMarker === undefined && versionMarker === undefined) break;
+    let cursor: string | undefined;
+    do {
+      const page = await this.listObjectVersionsPage(bucket, cursor);
+      for (const [key, versionId] of page.versions) {
+        const ids = out.get(key);
+        if (ids === undefined) out.set(key, [versionId]);
+        else ids.push(versionId);
       }
-    } catch (err) {
-      throw this.#error("ListObjectVersions", bucket, undefined, err);
-    }
+      cursor = page.next;
+    } while (cursor !== undefined);
     return out;
   }
 
